@@ -1,0 +1,158 @@
+"""Course-wide settings read from the environment, and the ``setup()`` call of every lesson.
+
+Introduced in ``00_start_here`` and called in the first code cell of every lesson.
+
+One meaning everywhere:
+
+* ``TLCOURSE_QUICK=1``  quick mode (tests, CI): less data, fewer epochs. Unset or ``0``: full mode.
+* ``TLCOURSE_OFFLINE``  unset: try the network, fall back to offline assets (announced);
+  ``1``: never touch the network; ``0``: a missing online asset is an error, no fallback.
+* ``TLCOURSE_MIRROR``   a folder or URL tried before the canonical download addresses.
+* ``TLCOURSE_CACHE``    the one download cache (default: the user cache folder).
+
+Nothing here imports TensorFlow; ``setup()`` imports Keras when it is called.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+QUICK_ENV = "TLCOURSE_QUICK"
+OFFLINE_ENV = "TLCOURSE_OFFLINE"
+MIRROR_ENV = "TLCOURSE_MIRROR"
+CACHE_ENV = "TLCOURSE_CACHE"
+
+#: network modes returned by :func:`network_mode`
+AUTO, OFFLINE, ONLINE = "auto", "offline", "online"
+
+
+def _flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return None
+    if value in ("0", "1"):
+        return value == "1"
+    raise ValueError(
+        f"{name}={value!r} is not understood: set it to 1 or 0, or unset it "
+        f"(e.g. `export {name}=1`)."
+    )
+
+
+def quick_mode() -> bool:
+    """True when ``TLCOURSE_QUICK=1`` (tests and CI); full mode otherwise."""
+    return bool(_flag(QUICK_ENV))
+
+
+def network_mode() -> str:
+    """``"auto"`` (try online, fall back), ``"offline"`` (``TLCOURSE_OFFLINE=1``) or
+    ``"online"`` (``TLCOURSE_OFFLINE=0``: no fallback, a missing asset is an error)."""
+    flag = _flag(OFFLINE_ENV)
+    if flag is None:
+        return AUTO
+    return OFFLINE if flag else ONLINE
+
+
+def cache_dir() -> Path:
+    """The one download cache: ``TLCOURSE_CACHE`` or the user's cache folder."""
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value:
+        path = Path(value).expanduser()
+    else:
+        import pooch
+
+        path = Path(pooch.os_cache("tlcourse"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def mirror() -> str | None:
+    """The mirror folder or URL from ``TLCOURSE_MIRROR``, or None."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return value or None
+
+
+def pick(quick, full):
+    """Return ``quick`` in quick mode and ``full`` otherwise (epochs, sample sizes...)."""
+    return quick if quick_mode() else full
+
+
+@dataclass
+class Settings:
+    """What :func:`setup` set; lessons print it and can assert on it."""
+
+    seed: int
+    quick: bool
+    network: str
+    cache: Path
+    mirror: str | None
+    versions: dict = field(default_factory=dict)
+    devices: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        versions = ", ".join(f"{k} {v}" for k, v in self.versions.items())
+        mode = "QUICK (TLCOURSE_QUICK=1: small data, few epochs)" if self.quick else "full"
+        net = {
+            AUTO: "online if reachable, else offline assets (announced)",
+            OFFLINE: "offline (TLCOURSE_OFFLINE=1: the network is never used)",
+            ONLINE: "online only (TLCOURSE_OFFLINE=0: no offline fallback)",
+        }[self.network]
+        lines = [
+            f"tlcourse setup | seed {self.seed} | mode: {mode}",
+            f"  versions: {versions}",
+            f"  compute:  {', '.join(self.devices)}",
+            f"  network:  {net}",
+            f"  cache:    {self.cache}" + (f" | mirror: {self.mirror}" if self.mirror else ""),
+        ]
+        return "\n".join(lines)
+
+
+def setup(seed: int = 42, *, verbose: bool = True) -> Settings:
+    """Prepare a lesson: seeds, plot style, quick/full mode and network mode.
+
+    Call it once in the first code cell. Seeds Python, NumPy and TensorFlow through
+    ``keras.utils.set_random_seed`` so reruns give the same numbers on the same machine,
+    and prints one short block saying what it set.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}: e.g. setup(seed=42)")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter
+    quick = quick_mode()
+    network = network_mode()
+
+    import keras
+    import matplotlib
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    from . import plot
+
+    plot.use_course_style()
+
+    gpus = tf.config.list_physical_devices("GPU")
+    devices = [f"GPU: {g.name}" for g in gpus] or [
+        f"CPU only ({os.cpu_count()} cores) - every lesson is sized for a laptop CPU"
+    ]
+    versions = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+    settings = Settings(
+        seed=seed,
+        quick=quick,
+        network=network,
+        cache=cache_dir(),
+        mirror=mirror(),
+        versions=versions,
+        devices=devices,
+    )
+    if verbose:
+        print(settings, file=sys.stdout)
+    return settings

