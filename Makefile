@@ -1,0 +1,52 @@
+# tlcourse: two commands on a fresh machine with Python 3.11, make and pip.
+#   make lab    create .venv if missing, install everything, open JupyterLab on notebooks/
+#   make test   the same set-up, then every check (ruff, pytest, every notebook in quick mode)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.tlcourse-installed
+# The tests use the offline mirror of the course assets when it exists next to the checkout.
+MIRROR ?= $(if $(wildcard ../shared/assets),$(abspath ../shared/assets),)
+TEST_ENV := TLCOURSE_QUICK=1 $(if $(MIRROR),TLCOURSE_MIRROR=$(MIRROR)) \
+            TLCOURSE_CACHE=$(CURDIR)/.cache/tlcourse MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=3
+
+.PHONY: install lab test lint unit notebooks test-browser benchmark clean
+
+$(STAMP): pyproject.toml tools/no_deps.py
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it, or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	# Packages whose declared dependencies are wrong for us (see [tool.tlcourse] in pyproject.toml)
+	$(PY) -m pip install --no-deps $$($(PY) tools/no_deps.py)
+	$(PY) -m ipykernel install --user --name tlcourse --display-name "Python 3 (tlcourse)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) tools/sync_notebooks.py --check
+
+unit: install
+	$(TEST_ENV) $(PY) -m pytest -q tests --ignore=tests/browser
+
+notebooks: install
+	$(TEST_ENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env --durations=0 notebooks
+
+test: lint unit notebooks
+
+benchmark: install
+	$(PY) benchmarks/time_notebooks.py
+
+# A real browser drives JupyterLab (tests/browser). Chromium comes from Debian's package
+# (Playwright's own browser download needs hosts a classroom or CI may not reach).
+test-browser: install
+	$(TEST_ENV) $(PY) -m pytest -q tests/browser
+
+clean:
+	rm -rf .cache .pytest_cache .ruff_cache
