@@ -24,8 +24,8 @@ from . import config
 
 #: seconds allowed to resolve and connect to a host before it counts as unreachable
 PROBE_TIMEOUT = 3.0
-#: (connect, read) timeouts of every download, in seconds
-DOWNLOAD_TIMEOUT = (5.0, 30.0)
+#: (connect, read) timeouts of every download, in seconds (read: the longest silence allowed)
+DOWNLOAD_TIMEOUT = (3.0, 8.0)
 
 
 class AssetUnavailable(OSError):

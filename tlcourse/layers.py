@@ -65,6 +65,18 @@ def layer_table(model, expand_nested: bool = False):
     return pd.DataFrame(rows)
 
 
+def set_trainable(layer, value: bool) -> None:
+    """Set ``trainable`` on a layer and, explicitly, on every layer nested inside it.
+
+    Keras documents that ``trainable`` propagates to sub-layers, but in Keras 3.15 with the
+    TensorFlow backend ``outer.trainable = True`` does not reach a nested model that was frozen
+    on its own before (lesson 02 shows this); walking the layers makes the result certain.
+    """
+    layer.trainable = bool(value)
+    for sub in getattr(layer, "layers", []):
+        set_trainable(sub, value)
+
+
 def layer_names(model) -> list:
     """Names of the model's top-level layers, in order."""
     _check_model(model)
@@ -95,9 +107,9 @@ def freeze(model, first_n: int | None = None, up_to: str | None = None):
     if first_n > len(names):
         raise ValueError(f"first_n={first_n} but {model.name} has only {len(names)} layers; "
                          f"use at most {len(names)} (all frozen)")
-    model.trainable = True
+    set_trainable(model, True)
     for layer in model.layers[:first_n]:
-        layer.trainable = False
+        set_trainable(layer, False)
     return model
 
 
@@ -106,7 +118,7 @@ def unfreeze(model, from_layer: str | None = None):
     ones are frozen). Returns the model; compile again afterwards."""
     _check_model(model)
     if from_layer is None:
-        model.trainable = True
+        set_trainable(model, True)
         return model
     names = layer_names(model)
     if from_layer not in names:

@@ -1,0 +1,34 @@
+import pytest
+
+from tlcourse.exercises import check
+
+
+def test_unanswered_is_not_an_error(capsys):
+    assert check("Ex 1", ..., expected=3) is False
+    assert "not answered yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("answer", "expected", "tol", "ok"), [
+    (3, 3, 0.0, True), (3.04, 3, 0.05, True), (3.2, 3, 0.05, False), ("3", 3, 0.0, True),
+    ("abc", 3, 0.0, False), (" Fine-Tune ", "fine-tune", 0.0, True), (1, "1", 0.0, False),
+    ([1, 2], [1, 2], 0.0, True), ([2, 1], [1, 2], 0.0, False), ({2, 1}, {1, 2}, 0.0, True),
+    (True, True, 0.0, True), (1, True, 0.0, False),
+])
+def test_expected(answer, expected, tol, ok):
+    assert check("Ex", answer, expected=expected, tol=tol) is ok
+
+
+def test_validate_with_reason(capsys):
+    assert check("Ex", 5, validate=lambda a: a > 3) is True
+    assert check("Ex", 2, validate=lambda a: True if a > 3 else "too small", hint="think") is False
+    out = capsys.readouterr().out
+    assert "too small" in out and "Hint: think" in out
+    assert check("Ex", None, validate=lambda a: a.foo) is False
+    assert check("Ex", 1, validate=lambda a: a.foo) is False  # a crash is a wrong answer
+
+
+def test_needs_exactly_one_reference():
+    with pytest.raises(ValueError, match="exactly one"):
+        check("Ex", 1)
+    with pytest.raises(ValueError, match="exactly one"):
+        check("Ex", 1, expected=1, validate=bool)
