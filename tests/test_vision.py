@@ -1,0 +1,264 @@
+"""tlcourse.vision: OpenCV input, Grad-CAM and the predict-your-own-image logic (lesson 04)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from tlcourse import data, vision  # noqa: E402
+
+_NOW = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)  # FileUpload wants a datetime
+
+
+def _png(image_rgb) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.asarray(image_rgb, np.uint8), cv2.COLOR_RGB2BGR))
+    assert ok
+    return buf.tobytes()
+
+
+# --------------------------------------------------------------------------- input
+def test_decode_matches_pillow_and_is_rgb():
+    raw = data.photo_path("cat").read_bytes()
+    rgb = vision.decode_image(raw)
+    assert rgb.dtype == np.uint8 and rgb.shape == (300, 451, 3)
+    np.testing.assert_array_equal(rgb, data.load_photo("cat"))  # lossless PNG: identical
+    bgr = cv2.imread(str(data.photo_path("cat")))  # what OpenCV gives on its own
+    np.testing.assert_array_equal(bgr[..., ::-1], rgb)
+    assert not np.array_equal(bgr, rgb)
+
+
+def test_read_image_and_jpeg():
+    rgb = vision.read_image(data.photo_path("grace_hopper"))
+    assert rgb.shape == (600, 512, 3)
+    pil = data.load_photo("grace_hopper")  # two JPEG decoders differ by rounding only
+    assert np.abs(rgb.astype(int) - pil.astype(int)).mean() < 2.0
+
+
+def test_gray_and_transparent_images():
+    brick = vision.read_image(data.photo_path("brick"))
+    assert brick.shape == (512, 512, 3)
+    assert np.array_equal(brick[..., 0], brick[..., 1])
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4, :, :] = (255, 0, 0, 255)  # opaque blue in BGRA order... top half
+    rgba[4:, :, 3] = 0  # bottom half fully transparent (black underneath)
+    ok, buf = cv2.imencode(".png", rgba)
+    assert ok
+    out = vision.decode_image(buf.tobytes())
+    assert tuple(out[0, 0]) == (0, 0, 255)  # blue, in RGB
+    assert tuple(out[7, 7]) == (255, 255, 255)  # transparent -> white, not black
+
+
+@pytest.mark.parametrize("payload, words", [
+    (b"", "empty"),
+    (b"%PDF-1.4 definitely not a photo", "not an image"),
+    (bytes(100), "not an image"),
+    ("cat.png", "bytes of an image"),
+])
+def test_bad_files_give_clear_messages(payload, words):
+    with pytest.raises(ValueError, match=words):
+        vision.decode_image(payload)
+
+
+def test_size_limits():
+    raw = data.photo_path("coffee").read_bytes()
+    with pytest.raises(ValueError, match="too large.*limit"):
+        vision.decode_image(raw, max_bytes=1000)
+    with pytest.raises(ValueError, match=r"600 x 400 pixels"):
+        vision.decode_image(raw, max_pixels=100_000)
+    # a tiny file that declares a gigantic image is refused from its header
+    big = io.BytesIO()
+    from PIL import Image
+
+    Image.new("1", (10000, 10000)).save(big, format="PNG")
+    assert len(big.getvalue()) < 200_000
+    with pytest.raises(ValueError, match="too large"):
+        vision.decode_image(big.getvalue())
+    assert vision.decode_image(memoryview(raw)).shape == (400, 600, 3)
+
+
+def test_read_image_missing(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        vision.read_image(tmp_path / "nope.jpg")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt.*not an image"):
+        vision.read_image(tmp_path / "notes.txt")
+
+
+def test_resize_batch_crop_rotate():
+    cat = data.load_photo("cat")
+    batch = vision.to_batch([cat, data.load_photo("coffee")], 224)
+    assert batch.shape == (2, 224, 224, 3) and batch.dtype == np.uint8
+    assert vision.resize(cat, (100, 50)).shape == (50, 100, 3)
+    assert vision.center_crop(cat, 0.5).shape == (150, 226, 3)
+    assert vision.crop(cat, (10, 20, 110, 70)).shape == (50, 100, 3)
+    r = vision.rotate(cat, 90)
+    assert r.shape == (451, 300, 3)
+    np.testing.assert_array_equal(vision.rotate(r, 270), cat)
+    for bad in (lambda: vision.rotate(cat, 45), lambda: vision.center_crop(cat, 0),
+                lambda: vision.resize(cat, 0), lambda: vision.crop(cat, (0, 0, 999, 10)),
+                lambda: vision.to_batch([], 224), lambda: vision.resize(np.zeros((2, 2, 2, 3)), 4),
+                lambda: vision.resize(np.full((4, 4, 3), 300.0), 2)):
+        with pytest.raises(ValueError):
+            bad()
+
+
+# --------------------------------------------------------------------------- Grad-CAM
+def _tiny_classifier():
+    """A 2-class network whose class 1 fires on bright pixels: a 1x1 'brightness' conv,
+    ReLU, global average pooling, and a softmax Dense that weighs brightness +1 for class 1
+    and -1 for class 0."""
+    import keras
+
+    inp = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(1, 1, name="brightness")(inp)
+    x = keras.layers.ReLU(name="feature_map")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
+    model = keras.Model(inp, out, name="tiny")
+    model.get_layer("brightness").set_weights([np.ones((1, 1, 3, 1), np.float32) / 3, np.zeros(1)])
+    model.get_layer("predictions").set_weights([np.array([[-4.0, 4.0]], np.float32), np.zeros(2)])
+    return model
+
+
+def _bright_square():
+    img = np.zeros((32, 32, 3), np.float32)
+    img[4:12, 20:28] = 1.0  # rows 4-11, columns 20-27
+    return img
+
+
+def test_last_conv_layer_by_name_and_by_shape():
+    import keras
+
+    tiny = _tiny_classifier()
+    assert vision.last_conv_layer(tiny) == "feature_map"  # last 4-D output before pooling
+    resnet = keras.applications.ResNet50(weights=None)  # architecture only, for the layer name
+    assert vision.last_conv_layer(resnet) == "conv5_block3_out"
+    dense_only = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="convolutional"):
+        vision.last_conv_layer(dense_only)
+    with pytest.raises(ValueError, match="keras.Model"):
+        vision.last_conv_layer("resnet50")
+
+
+def test_grad_cam_finds_the_evidence():
+    tiny = _tiny_classifier()
+    cam = vision.grad_cam(tiny, _bright_square())
+    assert cam.class_index == 1 and cam.layer == "feature_map"
+    assert cam.heatmap.shape == (32, 32) and cam.heatmap.max() == pytest.approx(1.0)
+    box = (20, 4, 28, 12)
+    assert vision.inside(vision.heatmap_peak(cam.heatmap, (320, 320)), (200, 40, 280, 120))
+    assert vision.share_inside(cam.heatmap, (32, 32), box) > 0.95
+    assert not vision.inside(vision.heatmap_peak(cam.heatmap, (32, 32)), (0, 16, 32, 32))
+    # class 0 is evidence *against* brightness: nothing positive to show
+    against = vision.grad_cam(tiny, _bright_square(), class_index=0)
+    assert against.heatmap.max() == 0.0
+    with pytest.raises(ValueError, match="class_index"):
+        vision.grad_cam(tiny, _bright_square(), class_index=5)
+    with pytest.raises(ValueError, match="no layer"):
+        vision.grad_cam(tiny, _bright_square(), layer="conv5_block3_out")
+
+
+def test_overlay_and_peak_helpers():
+    cat = data.load_photo("cat")
+    heat = np.zeros((7, 7), np.float32)
+    heat[3, 5] = 1.0
+    over = vision.overlay(cat, heat)
+    assert over.shape == cat.shape and over.dtype == np.uint8
+    x, y = vision.heatmap_peak(heat, cat.shape[:2])
+    assert vision.inside((x, y), (290, 110, 360, 190))
+    with pytest.raises(ValueError, match="colour map"):
+        vision.overlay(cat, heat, colormap="rainbowish")
+    with pytest.raises(ValueError, match="box"):
+        vision.inside((1, 1), (5, 5, 1, 1))
+
+
+# --------------------------------------------------------------------------- predict your own
+class _TinyImageNetModel:
+    """Stands in for an ImageNetModel in fast tests (same duck type)."""
+
+    name = "tiny"
+    input_size = 32
+
+    def __init__(self):
+        self.model = _tiny_classifier()
+
+    def preprocess(self, images):
+        return np.asarray(images, np.float32) / 255.0
+
+    def decode(self, probs, top=5):
+        names = ["dark", "bright"]
+        return [[(f"c{i}", names[i], float(p[i])) for i in np.argsort(p)[::-1][:top]]
+                for p in probs]
+
+
+def test_predict_bytes_and_figure():
+    model = _TinyImageNetModel()
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[8:24, 40:56] = 255
+    pred = vision.predict_bytes(model, _png(img), top=2)
+    assert pred.top1 == "bright" and len(pred.decoded) == 2
+    assert vision.inside(vision.heatmap_peak(pred.cam.heatmap, (64, 64)), (36, 4, 60, 28))
+    assert pred.overlay.shape == (64, 64, 3)
+    assert "top-1 bright" in pred.summary()
+    fig = vision.prediction_figure(pred)
+    assert len(fig.axes) == 3
+    no_cam = vision.predict_bytes(model, _png(img), top=1, cam=False)
+    assert no_cam.cam is None and no_cam.top1 == "bright"
+    assert len(vision.prediction_figure(no_cam).axes) == 2
+    with pytest.raises(ValueError, match="empty"):
+        vision.predict_bytes(model, b"")
+    with pytest.raises(ValueError, match="ImageNetModel"):
+        vision.predict_image(object(), img)
+
+
+def _kinds(out):
+    return [sorted(o["data"]) for o in out.outputs]
+
+
+def test_show_prediction_into_output():
+    import ipywidgets as widgets
+
+    model = _TinyImageNetModel()
+    out = widgets.Output()
+    img = np.full((40, 40, 3), 250, np.uint8)
+    assert vision.show_prediction(out, model, _png(img), label="white.png") is not None
+    assert "image/png" in _kinds(out)[1]
+    assert "top-1 <b>bright</b>" in out.outputs[0]["data"]["text/html"]
+    assert vision.show_prediction(out, model, b"not an image", label="notes.txt") is None
+    assert len(out.outputs) == 1  # the old result is cleared, only the message remains
+    message = out.outputs[0]["data"]["text/html"]
+    assert "notes.txt" in message and "not an image" in message and "Traceback" not in message
+
+
+def test_upload_widget_contract(monkeypatch):
+    """The browser test relies on these CSS classes and on what the result area shows."""
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
+    model = _TinyImageNetModel()
+    box = vision.upload_widget(model)
+    assert "tlcourse-upload" in box.upload._dom_classes
+    assert "tlcourse-topk" in box.result._dom_classes
+    assert box.url is None  # offline: no URL box
+    img = np.full((40, 40, 3), 250, np.uint8)
+    raw = _png(img)
+    box.upload.value = ({"name": "white.png", "type": "image/png", "size": len(raw),
+                         "content": memoryview(raw), "last_modified": _NOW},)
+    assert "bright" in box.result.outputs[0]["data"]["text/html"]
+    assert "image/png" in box.result.outputs[1]["data"]
+    box.upload.value = ({"name": "empty.jpg", "type": "image/jpeg", "size": 0,
+                         "content": memoryview(b""), "last_modified": _NOW},)
+    assert "empty" in box.result.outputs[0]["data"]["text/html"]
+    with_url = vision.upload_widget(model, url_box=True)
+    assert with_url.url is not None
+    with pytest.raises(ValueError, match="ImageNetModel"):
+        vision.upload_widget(object())
+
+
+def test_fetch_url_rejects_non_web_addresses():
+    for bad in ("cat.jpg", "file:///etc/passwd", "ftp://x/y.png", None):
+        with pytest.raises(ValueError, match="web address"):
+            vision.fetch_url(bad)
