@@ -14,7 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
-from . import assets, config
+from . import assets, config, text
 
 PACKAGES = ["tensorflow", "keras", "keras-hub", "numpy", "scikit-learn", "matplotlib",
             "opencv-python-headless", "ipywidgets", "jupyterlab", "pooch"]
@@ -123,8 +123,6 @@ def download() -> int:
         except assets.AssetUnavailable as exc:
             failures += 1
             print(f"  {name}: FAILED: {exc}")
-    from . import text
-
     for name in text.ENCODERS:
         try:
             enc = text.load_text_encoder(name)

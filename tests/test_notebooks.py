@@ -1,0 +1,82 @@
+"""House rules for every notebook (nbval executes them separately: `make notebooks`)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tlcourse import course
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = [name for name in course.LESSONS if name != "00_start_here.ipynb"]
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+@pytest.mark.parametrize("name", list(course.LESSONS))
+def test_lesson_exists_with_its_solutions(name):
+    assert (ROOT / "notebooks" / name).is_file(), f"notebooks/{name} is missing"
+    if name != "00_start_here.ipynb":
+        assert (ROOT / "notebooks" / "solutions" / name).is_file(), f"solutions/{name} is missing"
+
+
+def test_notebooks_are_stored_without_outputs():
+    dirty = []
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        for cell in _cells(path):
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                dirty.append(path.relative_to(ROOT).as_posix())
+                break
+    assert not dirty, f"strip outputs (tools/sync_notebooks.py): {dirty}"
+
+
+def test_badges_colab_cell_and_kernel_are_in_sync():
+    out = subprocess.run([sys.executable, "tools/sync_notebooks.py", "--check"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_skeleton(name):
+    path = ROOT / "notebooks" / name
+    if not path.exists():
+        pytest.fail(f"notebooks/{name} is missing")
+    cells = _cells(path)
+    markdown = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
+    code = [_source(c) for c in cells if c["cell_type"] == "code"]
+    assert course.badges(f"notebooks/{name}") in _source(cells[0])
+    assert "google.colab" in code[0]
+    assert "tlcourse.setup(" in code[1], "the first cell after the Colab cell calls tlcourse.setup()"
+    for heading in ("## You will learn", "## Exercises", "## Summary", "## Going further"):
+        assert heading in markdown, f"{name} lacks a '{heading}' section"
+    checks = sum("check(" in c for c in code)
+    assert checks >= 3, f"{name} has {checks} self-check cells; at least 3 exercises are needed"
+    asserts = sum("assert " in c for c in code)
+    assert asserts >= 3, f"{name} asserts too little of what it teaches ({asserts} cells)"
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_solutions_prove_each_check(name):
+    path = ROOT / "notebooks" / "solutions" / name
+    if not path.exists():
+        pytest.fail(f"notebooks/solutions/{name} is missing")
+    code = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
+    accepted = code.count("assert check(") + code.count("assert ex.check(")
+    rejected = code.count("assert not check(") + code.count("assert not ex.check(")
+    assert accepted >= 3 and rejected >= 3, (
+        f"{name}: solutions must show each check accepting the right answer and rejecting a "
+        f"wrong one ({accepted} accepted, {rejected} rejected)")
+
+
+def test_readme_badges_match_the_notebooks():
+    readme = (ROOT / "README.md").read_text()
+    for name in course.LESSONS:
+        assert course.badges(f"notebooks/{name}") in readme, f"README lacks the badges of {name}"
