@@ -188,7 +188,7 @@ class _TinyImageNetModel:
         self.model = _tiny_classifier()
 
     def preprocess(self, images):
-        return np.asarray(images, np.float32) / 255.0
+        return vision.to_batch(list(images), self.input_size).astype(np.float32) / 255.0
 
     def decode(self, probs, top=5):
         names = ["dark", "bright"]
@@ -262,3 +262,40 @@ def test_fetch_url_rejects_non_web_addresses():
     for bad in ("cat.jpg", "file:///etc/passwd", "ftp://x/y.png", None):
         with pytest.raises(ValueError, match="web address"):
             vision.fetch_url(bad)
+
+
+# --------------------------------------------------------------------------- the real network
+@pytest.fixture(scope="module")
+def lite0():
+    """The offline ImageNet classifier (real weights installed with pip; no network)."""
+    from tlcourse import models
+
+    try:
+        return models.load_imagenet("efficientnet_lite0")
+    except OSError as exc:  # the weights package is missing: `make install` brings it
+        pytest.skip(f"EfficientNet-Lite0 weights unavailable: {exc}")
+
+
+CAT_FACE = (120, 70, 350, 280)  # the box lesson 04 states: eyes to nose of the bundled cat
+
+
+def test_real_network_cat_and_grad_cam(lite0):
+    assert vision.last_conv_layer(lite0) == "top_activation"
+    pred = vision.predict_bytes(lite0, data.photo_path("cat").read_bytes())
+    assert pred.top1 in {"tabby", "tiger_cat", "Persian_cat", "Siamese_cat", "Egyptian_cat"}
+    assert pred.cam.layer == "top_activation" and pred.cam.heatmap.shape == (7, 7)
+    assert vision.inside(vision.heatmap_peak(pred.cam.heatmap, (300, 451)), CAT_FACE)
+    # Grad-CAM's forward pass gives the same probabilities as the model's own prediction
+    direct = lite0.model.predict(lite0.preprocess(data.load_photo("cat")), verbose=0)[0]
+    np.testing.assert_allclose(pred.cam.probs, direct, atol=1e-4)
+
+
+def test_real_network_coffee_and_wrong_scaling(lite0):
+    import keras
+
+    coffee = data.load_photo("coffee")
+    right = lite0.decode(lite0.model.predict(lite0.preprocess(coffee), verbose=0), top=1)[0][0]
+    assert right[1] in {"espresso", "cup", "coffee_mug"}
+    raw = vision.to_batch([coffee], 224).astype("float32")
+    wrong = lite0.model.predict(keras.applications.resnet50.preprocess_input(raw), verbose=0)
+    assert lite0.decode(wrong, top=1)[0][0][1] != right[1]

@@ -302,7 +302,8 @@ def grad_cam(model, image, class_index: int | None = None, layer: str | None = N
 
     ``model`` is an ImageNetModel (its ``.preprocess`` is used) or a bare ``keras.Model``
     (then ``image`` must already be preprocessed, shape ``(h, w, 3)`` float). The photo is
-    resized as a whole to the model's input size, so the map lies over the full photo.
+    resized as a whole (no crop) to the model's input size, so the map lies over the full
+    photo.
     The heat map is ReLU(sum over channels of (mean gradient of the class score) x
     activation) at ``layer`` (default :func:`last_conv_layer`), scaled to peak at 1.
     ``class_index`` defaults to the top-1 class.
@@ -313,9 +314,8 @@ def grad_cam(model, image, class_index: int | None = None, layer: str | None = N
     keras_model = _keras_model(model)
     if keras.backend.backend() != "tensorflow":
         raise ValueError("grad_cam needs the TensorFlow backend of Keras (KERAS_BACKEND=tensorflow)")
-    if hasattr(model, "preprocess"):
-        size = _input_hw(model, keras_model)
-        batch = np.asarray(model.preprocess(to_batch([image], size)), dtype=np.float32)
+    if hasattr(model, "preprocess"):  # resizes the whole photo, then the network's scaling
+        batch = np.asarray(model.preprocess(_check_image(image)[None]), dtype=np.float32)
     else:
         batch = np.asarray(image, dtype=np.float32)
         if batch.ndim != 3:
@@ -348,16 +348,6 @@ def grad_cam(model, image, class_index: int | None = None, layer: str | None = N
     peak = float(cam.max())
     heatmap = (cam / peak if peak > 0 else cam).astype(np.float32)
     return GradCam(heatmap, index, float(probs_np[index]), layer, probs_np)
-
-
-def _input_hw(model, keras_model) -> int:
-    size = getattr(model, "input_size", None)
-    if isinstance(size, (tuple, list)):
-        size = size[0]
-    if size is None:
-        shape = keras_model.input_shape
-        size = shape[1] if shape[1] is not None else 224
-    return int(size)
 
 
 def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.ndarray:
@@ -412,6 +402,27 @@ def share_inside(heatmap, shape, box) -> float:
     return float(big[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
 
 
+def seconds_per_image(model, batch, repeats: int = 3) -> float:
+    """Inference time per image of ``model`` (a keras.Model or an ImageNetModel) on a
+    preprocessed ``batch``: the best of ``repeats`` timed runs after one warm-up run (the
+    best, not the mean, because other programs on the machine only ever slow a run down)."""
+    import time
+
+    keras_model = _keras_model(model)
+    batch = np.asarray(batch, dtype=np.float32)
+    if batch.ndim != 4 or len(batch) == 0:
+        raise ValueError(f"batch must be a preprocessed batch (n, h, w, 3), got shape {batch.shape}")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    keras_model.predict_on_batch(batch)  # warm-up: builds the graph once
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras_model.predict_on_batch(batch)
+        best = min(best, time.perf_counter() - start)
+    return best / len(batch)
+
+
 # --------------------------------------------------------------------------- predict your own
 @dataclass
 class Prediction:
@@ -453,8 +464,7 @@ def predict_image(model, image, top: int = 5, cam: bool = True) -> Prediction:
         probs = result.probs
     else:
         result = None
-        size = _input_hw(model, _keras_model(model))
-        batch = model.preprocess(to_batch([image], size))
+        batch = model.preprocess(image[None])
         probs = np.asarray(model.model(batch, training=False))[0]
     return Prediction(image, _decode(model, probs, top), result, getattr(model, "name", "model"))
 
@@ -478,7 +488,7 @@ def prediction_figure(prediction: Prediction, title: str | None = None):
     if not isinstance(prediction, Prediction):
         raise ValueError("expected a Prediction from predict_image or predict_bytes")
     ncols = 3 if prediction.cam is not None else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.4),
+    fig, axes = plt.subplots(1, ncols, figsize=(3.6 * ncols + 0.8, 3.2),
                              gridspec_kw={"width_ratios": [1, 1.2, 1][:ncols]})
     axes[0].imshow(prediction.image)
     axes[0].set_title("your photo")
