@@ -108,11 +108,24 @@ def browser_context(chromium_path):
 
 
 @pytest.fixture(scope="session")
-def lab(jupyter_server, browser_context) -> Lab:
+def notebooks_untouched():
+    """The lessons the test opened are unchanged on disk afterwards: it never saves one."""
+    def stamp(path):
+        return (path.stat().st_mtime_ns, path.stat().st_size) if path.exists() else None
+
+    before = {p: stamp(p) for p in notebook_dir().glob("*.ipynb")}
+    opened: set = set()
+    yield opened
+    changed = sorted(n for n in opened if stamp(notebook_dir() / n) != before.get(notebook_dir() / n))
+    assert not changed, f"the browser test changed notebooks on disk: {changed}"
+
+
+@pytest.fixture(scope="session")
+def lab(jupyter_server, browser_context, notebooks_untouched) -> Lab:
     """The JupyterLab tab. Holds one lesson at a time; a test that needs a lesson already run
     cleanly by the test before it reuses it (see ``lesson_ran``)."""
     timeout = float(os.environ.get("TLCOURSE_BROWSER_TIMEOUT", "600"))
-    driver = Lab(jupyter_server, browser_context, timeout_s=timeout)
+    driver = Lab(jupyter_server, browser_context, timeout_s=timeout, opened=notebooks_untouched)
     try:
         yield driver
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -209,7 +210,7 @@ _PANEL = "window.jupyterapp.shell.currentWidget"
 
 # State of the open notebook, read from JupyterLab's own models.
 _STATE_JS = f"""() => {{
-  const p = {_PANEL};
+  const p = window.jupyterapp && {_PANEL};
   if (!p || !p.content || !p.sessionContext) return null;
   const cells = [];
   const m = p.content.model;
@@ -248,8 +249,9 @@ def unexecuted(cells: list[dict]) -> list[int]:
 class Lab:
     """One JupyterLab tab in the browser, with one notebook open."""
 
-    def __init__(self, server: JupyterServer, context, timeout_s: float):
+    def __init__(self, server: JupyterServer, context, timeout_s: float, opened: set | None = None):
         self.server, self.context, self.timeout_s = server, context, timeout_s
+        self.opened = set() if opened is None else opened  # every notebook this tab opened
         self.page = None
         self.notebook: str | None = None
         self.ran_clean = False
@@ -263,11 +265,13 @@ class Lab:
         self.page.set_default_timeout(60_000)
         self.notebook = notebook
         self.ran_clean = False
+        self.opened.add(notebook)
         self.page.goto(self.server.lab_url(notebook, f"t{self._n}"))
         # The notebook is open once JupyterLab shows its panel; then its kernel must start.
         self.page.wait_for_function(
-            f"() => {_PANEL} && {_PANEL}.context && {_PANEL}.context.path === {json.dumps(notebook)}"
-            f" && {_PANEL}.context.isReady", timeout=120_000)
+            f"() => {{ try {{ const p = {_PANEL}; return p && p.context && p.context.isReady &&"
+            f" p.context.path === {json.dumps(notebook)}; }} catch (e) {{ return false; }} }}",
+            timeout=120_000)
         deadline = time.monotonic() + 120
         while True:
             st = self.state()
@@ -307,9 +311,10 @@ class Lab:
     # running
     def _menu(self, menu: str, item: str) -> None:
         """Click a top-level menu, then one of its items, as a learner would."""
-        self.page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+        # "Run All Cells" must not match "Restart Kernel and Run All Cells…"
         self.page.locator(".lm-Menu-content .lm-Menu-item:visible .lm-Menu-itemLabel",
-                          has_text=item).first.click()
+                          has_text=re.compile(f"^{re.escape(item)}")).click()
 
     def _clear(self) -> None:
         # Outputs and execution counts are cleared so that "all cells ran" means this run.
