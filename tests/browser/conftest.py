@@ -155,15 +155,18 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_collection_modifyitems(items):
     """Keep each lesson's tests together (its run, then its widget and re-run tests), so a
-    lesson is opened and run once and its kernel is shut down before the next one starts."""
+    lesson is opened and run once and its kernel is shut down before the next one starts.
+    The test's self-test (no lesson) goes first."""
     from tlcourse.course import LESSONS
 
     order = {name: i for i, name in enumerate(LESSONS)}
 
     def key(item):
+        if "tests/browser" not in item.nodeid:
+            return -2
         lesson = getattr(item, "callspec", None) and item.callspec.params.get("lesson")
         lesson = lesson or getattr(item.function, "lesson", None)
-        return order.get(lesson, len(order)) if "tests/browser" in item.nodeid else -1
+        return order.get(lesson, len(order)) if lesson else -1
 
     items.sort(key=key)
 
