@@ -488,8 +488,11 @@ def prediction_figure(prediction: Prediction, title: str | None = None):
     if not isinstance(prediction, Prediction):
         raise ValueError("expected a Prediction from predict_image or predict_bytes")
     ncols = 3 if prediction.cam is not None else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(3.6 * ncols + 0.8, 3.2),
-                             gridspec_kw={"width_ratios": [1, 1.2, 1][:ncols]})
+    h, w = prediction.image.shape[:2]
+    photo_w = 3.0 * min(max(w / h, 0.5), 2.0)  # panels 3 inches high, as wide as the photo
+    ratios = [photo_w, 4.2, photo_w][:ncols]
+    fig, axes = plt.subplots(1, ncols, figsize=(sum(ratios) + 0.6, 3.3),
+                             gridspec_kw={"width_ratios": ratios})
     axes[0].imshow(prediction.image)
     axes[0].set_title("your photo")
     axes[0].axis("off")
