@@ -72,6 +72,13 @@ def test_lesson_runs_clean(lab, artifacts, jupyter_server, lesson):
 
     assert_clean(lab, st, "Run All Cells")
 
+    # It ran in quick mode (tlcourse.setup() says which mode it found).
+    printed = "".join("".join(out.get("text", "")) for cell in st["cells"]
+                      for out in cell.get("outputs", []))
+    setup_lines = [ln for ln in printed.splitlines() if ln.startswith("tlcourse setup |")]
+    assert all("mode: QUICK" in ln for ln in setup_lines), setup_lines
+    print("\n".join(setup_lines))
+
     # The course kernel ran it: in the page, in the server's session, and in the toolbar.
     assert st["kernel"] == KERNEL["name"], f"{lesson} ran on kernel {st['kernel']!r}"
     assert lab.session()["kernel"]["name"] == KERNEL["name"]
