@@ -98,7 +98,10 @@ def main(argv=None) -> int:
     parser.add_argument("--notebooks", action="store_true",
                         help="also time the lesson and its solutions in quick and full mode")
     args = parser.parse_args(argv)
-    lines = [f"## Lesson 04: ImageNet prediction\n\n{stamp()}.", "", *model_figures()]
+    load = os.getloadavg()[0]
+    lines = [f"## Lesson 04: ImageNet prediction\n\n{stamp()}; load average {load:.1f} at the "
+             f"start (above {os.cpu_count()}, other programs were competing for the CPU and "
+             "every time below is inflated).", "", *model_figures()]
     if args.notebooks:
         lines += ["", "Run times, fresh kernel (nbclient), from the top:", "", *notebook_times()]
     text = "\n".join(lines)
