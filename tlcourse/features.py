@@ -1,0 +1,403 @@
+"""Features computed once, a training loop written correctly, and fine-tuning on a cache.
+
+Introduced in lesson 03 (MobileNetV2 on MNIST done right); the benchmark
+``benchmarks/bench_feature_cache.py`` uses the same functions.
+
+* :func:`extract` runs a frozen network over images in batches, with a progress bar, turning
+  each batch into the network's input on the fly (a whole 96-px MNIST set as float32 would
+  need gigabytes). A network with several outputs gives a dict of arrays.
+* :class:`FeatureCache` keeps features in memory and, when given a folder, on disk as
+  ``.npy`` files (``np.save``; read back with ``allow_pickle=False``). Its key covers the
+  network's weights and the images, so features of a changed network are never served stale.
+* :func:`custom_fit` is a custom training loop done right: optimizer and metrics created once,
+  a ``tf.function`` train step, a ``GradientTape`` over the model's trainable variables only,
+  metrics reset every epoch, a validation pass. :func:`make_dataset` gives it and
+  ``model.fit`` the very same batches, so the two can be compared number for number.
+* :func:`split_at` cuts a network in two at a layer that every path goes through
+  (:func:`clean_cuts` lists them); :func:`unfreeze_from` makes the upper part trainable with its
+  BatchNormalization layers kept frozen, which in Keras 3 is what keeps them in inference mode.
+* :func:`shares_weights` tells whether a model really contains a pretrained network.
+* :func:`linear_probe` scores features with scikit-learn's logistic regression.
+
+Importing this module does not import TensorFlow; the functions do when called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+#: the metrics every history from :func:`custom_fit` holds, like ``model.fit``'s
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+# --------------------------------------------------------------------------- checks
+def _keras_model(model, what="model"):
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{what} must be a keras.Model, got {type(model).__name__}: pass "
+                         "net.model from tlcourse.models.load_imagenet(...) or a model you built")
+    return model
+
+
+def _images(images) -> np.ndarray:
+    arr = np.asarray(images)
+    if arr.ndim < 2 or len(arr) == 0:
+        raise ValueError(f"images must be a non-empty batch (n, h, w[, c]), got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"images must be numeric arrays, got dtype {arr.dtype}")
+    return arr
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- extraction
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled, leave=True)
+
+
+def extract(model, images, prepare: Callable | None = None, batch_size: int = 32,
+            progress: bool = True, desc: str = "features"):
+    """Run ``model`` (frozen, inference mode) over ``images`` in batches.
+
+    ``prepare`` turns a batch of raw images into the model's input (e.g. ``net.preprocess``);
+    it is applied batch by batch, so the resized copies never all sit in memory at once.
+    Returns a float32 array, or a dict of arrays when the model has named outputs (a dict).
+    """
+    _keras_model(model)
+    images = _images(images)
+    batch_size = _positive_int("batch_size", batch_size)
+    if prepare is not None and not callable(prepare):
+        raise ValueError(f"prepare must be a function (e.g. net.preprocess), got {prepare!r}")
+    parts = []
+    with _progress(len(images), desc, progress) as bar:
+        for start in range(0, len(images), batch_size):
+            batch = images[start:start + batch_size]
+            x = prepare(batch) if prepare is not None else batch
+            out = model.predict_on_batch(x)
+            parts.append(out)
+            bar.update(len(batch))
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([np.asarray(p[k]) for p in parts]).astype(np.float32, copy=False)
+                for k in parts[0]}
+    if isinstance(parts[0], (list, tuple)):
+        raise ValueError("the model returns a list of outputs: give it named outputs instead, "
+                         "keras.Model(inputs, {'name': tensor, ...})")
+    return np.concatenate([np.asarray(p) for p in parts]).astype(np.float32, copy=False)
+
+
+def fingerprint(model, images, extra: str = "") -> str:
+    """A key for ``model``'s features of ``images``: it changes when the weights, the outputs,
+    the input size or a single pixel change."""
+    _keras_model(model)
+    images = _images(images)
+    digest = hashlib.sha256()
+    digest.update(f"{model.name}|{model.input_shape}|{extra}|".encode())
+    outputs = model.output if isinstance(model.output, dict) else {"": model.output}
+    for name, tensor in sorted(outputs.items()):
+        digest.update(f"{name}:{tuple(tensor.shape)}|".encode())
+    for w in model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(w.numpy())).tobytes())
+    digest.update(f"{images.shape}|{images.dtype}|".encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Features of a frozen network, computed once: in memory, and on disk when ``folder`` is
+    given (one ``.npy`` file per output, written with ``np.save``, read with
+    ``allow_pickle=False``).
+
+    ``cache.get(name, model, images, prepare=net.preprocess)`` computes the first time and
+    serves from memory (or disk, in a new session) afterwards. ``cache.log`` records where
+    each request was served from and how long it took.
+    """
+
+    def __init__(self, folder: str | os.PathLike | None = None):
+        if folder is not None and not isinstance(folder, (str, os.PathLike)):
+            raise ValueError(f"folder must be a path or None (memory only), got {folder!r}")
+        self.folder = Path(folder) if folder is not None else None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._memory: dict[str, object] = {}
+        self.log: list[dict] = []
+
+    def __len__(self) -> int:
+        return len(self._memory)
+
+    def clear(self, disk: bool = False) -> None:
+        """Forget the features in memory (and delete this cache's files when ``disk``)."""
+        self._memory.clear()
+        if disk and self.folder is not None:
+            for path in self.folder.glob("*.npy"):
+                path.unlink()
+
+    def _paths(self, name: str, key: str, outputs: list[str]) -> dict[str, Path]:
+        stem = f"{name}-{key[:16]}"
+        if outputs == [""]:
+            return {"": self.folder / f"{stem}.npy"}
+        return {k: self.folder / f"{stem}.{k}.npy" for k in outputs}
+
+    def get(self, name: str, model, images, prepare: Callable | None = None,
+            batch_size: int = 32, progress: bool = True, verbose: bool = True):
+        """The features of ``images`` under ``model`` (an array, or a dict for named outputs)."""
+        if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"name must be a short word such as 'train' or 'test_96', got {name!r}")
+        start = time.perf_counter()
+        key = fingerprint(model, images)
+        outputs = sorted(model.output) if isinstance(model.output, dict) else [""]
+        where = "memory"
+        value = self._memory.get(key)
+        if value is None and self.folder is not None:
+            paths = self._paths(name, key, outputs)
+            if all(p.is_file() for p in paths.values()):
+                loaded = {k: np.load(p, allow_pickle=False) for k, p in paths.items()}
+                value = loaded[""] if outputs == [""] else loaded
+                where = "disk"
+        if value is None:
+            value = extract(model, images, prepare, batch_size, progress, desc=name)
+            where = "computed"
+            if self.folder is not None:
+                arrays = {"": value} if outputs == [""] else value
+                for k, path in self._paths(name, key, outputs).items():
+                    tmp = path.with_name(path.name + ".part")
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, arrays[k], allow_pickle=False)
+                    os.replace(tmp, path)
+        self._memory[key] = value
+        seconds = time.perf_counter() - start
+        self.log.append({"name": name, "source": where, "images": len(images), "seconds": seconds})
+        if verbose:
+            shapes = (value.shape if isinstance(value, np.ndarray)
+                      else ", ".join(f"{k} {v.shape}" for k, v in value.items()))
+            label = {"computed": "computed", "memory": "from memory",
+                     "disk": f"from disk ({self.folder})"}[where]
+            print(f"{name}: {len(images):,} images -> {shapes}, {label} in {seconds:.2f} s")
+        return value
+
+
+# --------------------------------------------------------------------------- training loop
+def make_dataset(x, y, batch_size: int = 64, shuffle_seed: int | None = None,
+                 reshuffle: bool = True):
+    """A batched ``tf.data.Dataset`` of ``(x, y)``, shuffled with ``shuffle_seed`` (None: in
+    order). ``reshuffle=True`` draws a new order every epoch; ``reshuffle=False`` keeps one
+    shuffled order for every epoch, so that two datasets made alike feed ``model.fit`` and
+    :func:`custom_fit` the very same batches (``fit`` iterates a dataset in its own way, which
+    shifts a reshuffling dataset's sequence of orders)."""
+    import tensorflow as tf
+
+    batch_size = _positive_int("batch_size", batch_size)
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must be non-empty and equally long ({len(x)} vs {len(y)})")
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(x), seed=int(shuffle_seed), reshuffle_each_iteration=bool(reshuffle))
+    return ds.batch(batch_size)
+
+
+def _as_dataset(data, batch_size, shuffle_seed, what):
+    import tensorflow as tf
+
+    if isinstance(data, tf.data.Dataset):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return make_dataset(data[0], data[1], batch_size, shuffle_seed)
+    raise ValueError(f"{what} must be a batched tf.data.Dataset or a tuple (x, y), "
+                     f"got {type(data).__name__}")
+
+
+def custom_fit(model, train, val=None, *, optimizer, epochs: int, loss_fn=None,
+               batch_size: int = 64, seed: int | None = 0, verbose: bool = True) -> dict:
+    """Train ``model`` with a hand-written loop; return a history dict like ``model.fit``'s.
+
+    ``train`` and ``val`` are batched ``tf.data.Dataset``s or tuples ``(x, y)`` (then batched
+    here, training data shuffled with ``seed``). ``optimizer`` is created ONCE by the caller.
+    The loss defaults to sparse categorical cross-entropy on logits. Only
+    ``model.trainable_variables`` receive gradients: freeze what must not learn first.
+    """
+    import keras
+    import tensorflow as tf
+
+    _keras_model(model)
+    epochs = _positive_int("epochs", epochs)
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ValueError("optimizer must be a keras optimizer created once before the loop, "
+                         "e.g. keras.optimizers.Adam(1e-3)")
+    train_ds = _as_dataset(train, batch_size, seed, "train")
+    val_ds = None if val is None else _as_dataset(val, batch_size, None, "val")
+    loss_fn = loss_fn or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    # 1. State that must live across steps: created once, outside the loop.
+    metrics = {
+        "loss": keras.metrics.Mean(), "accuracy": keras.metrics.SparseCategoricalAccuracy(),
+        "val_loss": keras.metrics.Mean(), "val_accuracy": keras.metrics.SparseCategoricalAccuracy(),
+    }
+    variables = model.trainable_variables  # 2. only what is allowed to learn
+    if not variables:
+        raise ValueError("the model has no trainable variables: unfreeze the head first")
+    optimizer.build(variables)
+
+    @tf.function  # 3. traced once into a graph, then fast
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = loss_fn(y, logits)
+            if model.losses:  # e.g. weight regularisers, as model.fit adds them
+                loss = loss + tf.add_n(model.losses)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        metrics["loss"].update_state(loss, sample_weight=tf.shape(x)[0])
+        metrics["accuracy"].update_state(y, logits)
+
+    @tf.function
+    def val_step(x, y):
+        logits = model(x, training=False)
+        metrics["val_loss"].update_state(loss_fn(y, logits), sample_weight=tf.shape(x)[0])
+        metrics["val_accuracy"].update_state(y, logits)
+
+    history = {k: [] for k in HISTORY_KEYS if val_ds is not None or not k.startswith("val_")}
+    for epoch in range(epochs):
+        for metric in metrics.values():  # 4. every epoch starts from zero
+            metric.reset_state()
+        for x, y in train_ds:
+            train_step(x, y)
+        if val_ds is not None:  # 5. validation on data the step never trains on
+            for x, y in val_ds:
+                val_step(x, y)
+        for key in history:
+            history[key].append(float(metrics[key].result()))
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
+                f"{k} {v[-1]:.4f}" for k, v in history.items()))
+    return history
+
+
+# --------------------------------------------------------------------------- networks
+def _inbound_layers(model) -> dict[str, list[str]]:
+    """For each layer of ``model``: the names of the layers feeding it inside ``model``."""
+    names = {layer.name for layer in model.layers}
+    inbound = {}
+    for layer in model.layers:
+        parents = []
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                parent = tensor._keras_history.operation.name
+                if parent in names and parent not in parents:
+                    parents.append(parent)
+        inbound[layer.name] = parents
+    return inbound
+
+
+def clean_cuts(model) -> list[str]:
+    """Names of the layers of a functional ``model`` whose output every path goes through:
+    the places where :func:`split_at` can cut it in two (in MobileNetV2, block ends outside
+    the residual connections, such as ``block_5_add`` or ``block_12_add``)."""
+    _keras_model(model)
+    order = [layer.name for layer in model.layers]
+    position = {name: i for i, name in enumerate(order)}
+    edges = [(position[p], position[c]) for c, ps in _inbound_layers(model).items() for p in ps]
+    cuts = []
+    for i, name in enumerate(order[:-1]):
+        if i == 0:
+            continue  # the input itself
+        crossing = [a for a, b in edges if a <= i < b]
+        if crossing and all(a == i for a in crossing):
+            cuts.append(name)
+    return cuts
+
+
+def split_at(model, layer_name: str):
+    """Cut a functional ``model`` after ``layer_name`` into ``(lower, upper)`` models that
+    share its layers and weights (training ``upper`` trains ``model``).
+
+    ``lower`` maps the model's input to the layer's output; ``upper`` maps that output to the
+    model's output. The layer must be a clean cut (see :func:`clean_cuts`)."""
+    import keras
+
+    _keras_model(model)
+    names = [layer.name for layer in model.layers]
+    if not isinstance(layer_name, str) or layer_name not in names:
+        raise ValueError(f"no layer named {layer_name!r} in {model.name}; clean cuts are: "
+                         f"{', '.join(clean_cuts(model))}")
+    cuts = clean_cuts(model)
+    if layer_name not in cuts:
+        near = [c for c in cuts if c.split("_")[:2] == layer_name.split("_")[:2]] or cuts[-5:]
+        raise ValueError(f"{layer_name!r} sits inside a branch (a residual connection goes "
+                         f"around it), so the model cannot be cut there; cut at a block end "
+                         f"instead, e.g. {', '.join(near)}")
+    tensor = model.get_layer(layer_name).output
+    lower = keras.Model(model.input, tensor, name=f"{model.name}_to_{layer_name}")
+    upper = keras.Model(tensor, model.output, name=f"{model.name}_after_{layer_name}")
+    return lower, upper
+
+
+def unfreeze_from(model, layer_name: str, keep_batchnorm_frozen: bool = True) -> dict:
+    """Freeze ``model`` up to and including ``layer_name``, make every later layer trainable,
+    and (by default) keep every BatchNormalization layer frozen.
+
+    Why the last part: a frozen BatchNormalization layer runs in inference mode (its moving
+    statistics) even when the model trains; an unfrozen one normalises with the statistics
+    of each batch and overwrites the pretrained moving averages. In Keras 3 calling the
+    network with ``training=False`` does not protect it once an outer model is trained.
+    Returns the parameter counts (``tlcourse.layers.param_counts``). Compile again after.
+    """
+    import keras
+
+    from . import layers as course_layers
+
+    _keras_model(model)
+    names = [layer.name for layer in model.layers]
+    if not isinstance(layer_name, str) or layer_name not in names:
+        raise ValueError(f"no layer named {layer_name!r} in {model.name}; see "
+                         f"tlcourse.layers.layer_names(model)")
+    course_layers.freeze(model, up_to=layer_name)
+    if keep_batchnorm_frozen:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    return course_layers.param_counts(model)
+
+
+def shares_weights(model, pretrained) -> float:
+    """The share (0 to 1) of ``pretrained``'s weights that ``model`` really contains.
+
+    1.0: the pretrained network is part of ``model``; 0.0: ``model`` was built next to it and
+    never uses it (loading a network does nothing until you put it in your model)."""
+    _keras_model(model)
+    _keras_model(pretrained, "pretrained")
+    if not pretrained.weights:
+        raise ValueError(f"{pretrained.name} has no weights to look for")
+    mine = {id(w) for w in model.weights}
+    return sum(id(w) in mine for w in pretrained.weights) / len(pretrained.weights)
+
+
+def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int = 1000) -> float:
+    """Test accuracy of a logistic regression (scikit-learn, standardised inputs) trained on
+    ``train_x`` features: a quick, deterministic score for a set of features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_x = np.asarray(train_x).reshape(len(train_x), -1)
+    test_x = np.asarray(test_x).reshape(len(test_x), -1)
+    if len(train_x) != len(train_y) or len(test_x) != len(test_y) or not len(train_x) or not len(test_x):
+        raise ValueError("features and labels must be non-empty and equally long")
+    if train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"train features have {train_x.shape[1]} values per image, test features "
+                         f"{test_x.shape[1]}: compute both with the same network and size")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    clf.fit(train_x, train_y)
+    return float(clf.score(test_x, test_y))
