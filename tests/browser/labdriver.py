@@ -143,10 +143,21 @@ class JupyterServer:
                 raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 self.api("GET", "/api/status")
-                return self
             except (OSError, urllib.error.URLError):
                 time.sleep(0.5)
+                continue
+            self._check_settings()
+            return self
         raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _check_settings(self) -> None:
+        """The private settings are in force (autosave off above all: lessons stay clean)."""
+        for rel, wanted in LAB_SETTINGS.items():
+            plugin = rel.removesuffix(".jupyterlab-settings").replace("/", ":").replace(":", "/", 1)
+            got = self.api("GET", f"/lab/api/settings/{plugin}")["settings"]
+            wrong = {k: got.get(k) for k, v in wanted.items() if got.get(k) != v}
+            if wrong:
+                raise RuntimeError(f"JupyterLab ignored the test's settings for {plugin}: {wrong}")
 
     def log_tail(self, n: int = 40) -> str:
         try:
