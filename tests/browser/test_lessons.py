@@ -89,9 +89,10 @@ def test_lesson_runs_clean(lab, artifacts, jupyter_server, lesson):
     spec = jupyter_server.api("GET", "/api/kernelspecs")["kernelspecs"][KERNEL["name"]]["spec"]
     python = Path(spec["argv"][0])
     assert python.parent.exists() and os.path.samefile(python.parent, Path(sys.executable).parent), (
-        f"the {KERNEL['name']!r} kernel runs {python}, not this checkout's {sys.executable}: "
-        f"register it again with `{sys.executable} -m ipykernel install --user --name "
-        f"{KERNEL['name']} --display-name \"{KERNEL['display_name']}\"`")
+        f"the {KERNEL['name']!r} kernel runs {python}, not this checkout's {sys.executable} "
+        "(another checkout registered it): run the test with `make test-browser`, which "
+        f"registers it inside this venv (`{sys.executable} -m ipykernel install --sys-prefix "
+        f"--name {KERNEL['name']} --display-name \"{KERNEL['display_name']}\"`)")
 
 
 @for_lesson(FREEZE)
