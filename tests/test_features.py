@@ -311,3 +311,49 @@ def test_benchmark_pipeline_feeds_the_same_input_as_preprocess():
     expected = scale_fn(models.resize(models._as_batch(digits), 40))
     np.testing.assert_allclose(batch.numpy(), expected, atol=1e-4)
     assert list(got_labels.numpy()) == list(labels)
+
+
+# --------------------------------------------------------------------------- exercise checks
+def _loop(model, dataset, epochs, learning_rate, *, once=True, reset=True):
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    acc = keras.metrics.SparseCategoricalAccuracy()
+    optimizer = keras.optimizers.Adam(learning_rate)
+    out = []
+    for _ in range(epochs):
+        if reset:
+            acc.reset_state()
+        for x, y in dataset:
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = loss_fn(y, logits)
+            grads = tape.gradient(loss, model.trainable_variables)
+            if not once:
+                optimizer = keras.optimizers.Adam(learning_rate)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            acc.update_state(y, logits)
+        out.append(float(acc.result()))
+    return out
+
+
+def test_check_training_loop_accepts_a_correct_loop():
+    assert features.check_training_loop(_loop) is True
+
+
+@pytest.mark.parametrize("bugs", [{"once": False}, {"reset": False}, {"once": False, "reset": False}])
+def test_check_training_loop_rejects_each_mistake(bugs):
+    verdict = features.check_training_loop(lambda *a: _loop(*a, **bugs))
+    assert isinstance(verdict, str) and "optimizer" in verdict
+
+
+def test_check_training_loop_rejects_malformed_answers():
+    assert "function itself" in features.check_training_loop([0.5, 0.6, 0.7])
+    assert "3 accuracies" in features.check_training_loop(lambda *a: _loop(*a)[:2])
+    assert "list" in features.check_training_loop(lambda *a: None)
+
+
+def test_linear_probe_can_return_the_model():
+    x, y = toy_problem(400)
+    acc, clf = features.linear_probe(x[:300], y[:300], x[300:], y[300:], return_model=True)
+    assert acc == clf.score(x[300:], y[300:])

@@ -384,9 +384,11 @@ def shares_weights(model, pretrained) -> float:
     return sum(id(w) in mine for w in pretrained.weights) / len(pretrained.weights)
 
 
-def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int = 1000) -> float:
+def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int = 1000,
+                 return_model: bool = False):
     """Test accuracy of a logistic regression (scikit-learn, standardised inputs) trained on
-    ``train_x`` features: a quick, deterministic score for a set of features."""
+    ``train_x`` features: a quick, deterministic score for a set of features. With
+    ``return_model=True`` returns ``(accuracy, fitted_pipeline)``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -400,4 +402,72 @@ def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int
                          f"{test_x.shape[1]}: compute both with the same network and size")
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     clf.fit(train_x, train_y)
-    return float(clf.score(test_x, test_y))
+    accuracy = float(clf.score(test_x, test_y))
+    return (accuracy, clf) if return_model else accuracy
+
+
+# --------------------------------------------------------------------------- exercise checks
+def _loop_problem(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 16)).astype("float32")
+    y = (x[:, :4] + 0.3 * rng.normal(size=(n, 4))).argmax(1).astype("int32")
+    return x, y
+
+
+def _loop_model(seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+
+
+def check_training_loop(fit_fn, epochs: int = 3, learning_rate: float = 1e-2, seed: int = 0):
+    """Exercise check (lesson 03): ``fit_fn(model, dataset, epochs, learning_rate)`` must train
+    like :func:`custom_fit` and return the training accuracy of each epoch (a list of floats).
+
+    Both run on the same small problem from the same weights with the same batches. Returns
+    True, or a string saying what differs (for ``tlcourse.exercises.check(validate=...)``)."""
+    import keras
+
+    if not callable(fit_fn):
+        return "the answer must be your function itself (answer = fixed_fit), not its result"
+    x, y = _loop_problem(seed=seed)
+
+    def batches():
+        return make_dataset(x, y, 32, shuffle_seed=seed, reshuffle=False)
+
+    reference, candidate = _loop_model(seed), _loop_model(seed)
+    candidate.set_weights(reference.get_weights())
+    expected = custom_fit(reference, batches(), optimizer=keras.optimizers.Adam(learning_rate),
+                          epochs=epochs, verbose=False)["accuracy"]
+    got = fit_fn(candidate, batches(), epochs, learning_rate)
+    try:
+        got = [float(a) for a in got]
+    except TypeError:
+        return "return a list with one training accuracy per epoch"
+    if len(got) != epochs:
+        return f"expected {epochs} accuracies (one per epoch), got {len(got)}"
+    worst = max(abs(a - b) for a, b in zip(got, expected, strict=True))
+    if worst > 0.01:
+        return (f"the accuracies per epoch {np.round(got, 3).tolist()} differ from a correct "
+                f"loop's {np.round(expected, 3).tolist()}: where is the optimizer created, and "
+                "are the metrics reset each epoch?")
+    drift = max(float(np.max(np.abs(a - b))) for a, b in
+                zip(candidate.get_weights(), reference.get_weights(), strict=True))
+    if drift > 1e-3:
+        return f"the accuracies match but the weights differ by up to {drift:.3g}: check the updates"
+    return True
+
+
+def probe_at_size(size: int, x_train, y_train, x_test, y_test, cache: FeatureCache | None = None,
+                  progress: bool = False) -> float:
+    """Exercise helper (lesson 03): linear-probe accuracy of MobileNetV2's pooled features
+    with digits resized to ``size`` pixels (features through ``cache`` when given)."""
+    from .models import load_imagenet
+
+    net = load_imagenet("mobilenet_v2", include_top=False, input_size=size, pooling="avg")
+    net.model.trainable = False
+    cache = cache if cache is not None else FeatureCache()
+    f_train = cache.get(f"train_{size}px", net.model, x_train, net.preprocess, progress=progress)
+    f_test = cache.get(f"test_{size}px", net.model, x_test, net.preprocess, progress=progress)
+    return linear_probe(f_train, y_train, f_test, y_test)
