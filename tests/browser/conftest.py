@@ -5,7 +5,7 @@ to get one, except in CI (`CI=true`), where a missing browser fails them.
 
 Knobs (environment variables):
   TLCOURSE_CHROMIUM          path of the Chromium/Chrome to drive (default: /usr/bin/chromium)
-  TLCOURSE_BROWSER_TIMEOUT   seconds one "run all" may take (default 600)
+  TLCOURSE_BROWSER_TIMEOUT   seconds one "run all" may take (default 900)
   TLCOURSE_BROWSER_NOTEBOOKS folder the server opens instead of notebooks/ (to test the test)
   TLCOURSE_BROWSER_RECORD=1  write the timings into benchmarks/RESULTS.md (section "browser")
 """
@@ -131,7 +131,7 @@ def notebooks_untouched():
 def lab(jupyter_server, browser_context, notebooks_untouched) -> Lab:
     """The JupyterLab tab. Holds one lesson at a time; a test that needs a lesson already run
     cleanly by the test before it reuses it (see ``lesson_ran``)."""
-    timeout = float(os.environ.get("TLCOURSE_BROWSER_TIMEOUT", "600"))
+    timeout = float(os.environ.get("TLCOURSE_BROWSER_TIMEOUT", "900"))
     driver = Lab(jupyter_server, browser_context, timeout_s=timeout, opened=notebooks_untouched)
     try:
         yield driver
