@@ -69,8 +69,13 @@ def find_base(model):
                          "built on it")
     if _is_mobilenet_v2(model):
         return model
-    found = [layer for layer in model._flatten_layers(include_self=False)
-             if isinstance(layer, keras.Model) and _is_mobilenet_v2(layer)]
+    def nested(m):
+        for layer in m.layers:
+            if isinstance(layer, keras.Model):
+                yield layer
+                yield from nested(layer)
+
+    found = [m for m in nested(model) if _is_mobilenet_v2(m)]
     if len(found) != 1:
         what = "no MobileNetV2 base" if not found else f"{len(found)} MobileNetV2 bases"
         raise ValueError(f"{model.name} contains {what}: the block helpers need exactly one "
@@ -299,8 +304,8 @@ class Plan:
     why: str
 
 
-#: The four cases of lesson 01 (data size x similarity to ImageNet) for a MobileNetV2 base,
-#: as freezing depths (of 19 units) and Adam learning rates. Where the base trains at all, the
+#: The four cases of lesson 01 (data size x similarity to ImageNet; the same keys as there) for
+#: a MobileNetV2 base, as freezing depths (of 19 units) and Adam learning rates. Where the base trains at all, the
 #: rate is 10 times lower than the 1e-3 a new head gets, so pretrained weights move gently.
 FOUR_CASES = {
     "small-similar": Plan(
@@ -311,7 +316,8 @@ FOUR_CASES = {
         "enough data to adapt the most task-specific units: fine-tune block_14 and up"),
     "small-different": Plan(
         "small dataset, different from ImageNet", 8, 1e-4,
-        "keep the generic early units (edges, textures) frozen and retrain the rest gently"),
+        "the upper units encode the photo world: keep the generic early ones (stem ... "
+        "block_6) frozen and retrain the rest gently, or cut the base there (lesson 01)"),
     "large-different": Plan(
         "large dataset, different from ImageNet", 0, 1e-4,
         "train everything, starting from the pretrained weights instead of random ones"),
