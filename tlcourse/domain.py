@@ -1,0 +1,701 @@
+"""Domain adaptation: shifted digit domains, CORAL, gradient reversal and DANN.
+
+Introduced in lesson 06 (``06_domain_adaptation``).
+
+Domains, all real data and built offline:
+
+* **source**: MNIST digits (:func:`tlcourse.data.load_mnist`);
+* **MNIST-M-style**: each MNIST digit blended with a random patch of a real colour photo by
+  the absolute difference ``|patch - digit|``, the recipe published with MNIST-M (Ganin et
+  al., 2016), here with the course's bundled photos instead of the BSDS500 ones
+  (:func:`blend_with_photos`);
+* **UCI digits**: scikit-learn's 8x8 handwritten digits, resized to 28x28 with MNIST's framing
+  (:func:`resize_digits`).
+
+Methods share one model layout (:func:`build_model`: a small CNN feature extractor, a label
+head and a domain head) and one training loop (:func:`train`), so source-only, CORAL and DANN
+differ only in the extra loss term:
+
+* ``"source_only"``: cross-entropy on labelled source batches;
+* ``"coral"``: plus ``weight * coral_loss(source class scores, target class scores)``
+  (Deep CORAL aligns the covariances of the last layer);
+* ``"dann"``: plus the domain classifier's loss, reached through a
+  :class:`GradientReversal` layer whose strength follows :func:`dann_schedule`.
+
+Target labels are never used for training by these methods; :func:`few_label_curve` is the
+alternative that fine-tunes with a handful of them. Training uses SGD with momentum and the
+DANN paper's learning-rate annealing: with Adam the adversarial game was unstable in our
+trials (Adam rescales each gradient, which undoes a small reversal strength).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+#: the bundled photos that are in colour (the other three are grayscale or binary)
+COLOUR_PHOTOS = ("cat", "coffee", "rocket", "astronaut", "grace_hopper", "china", "flower")
+METHODS = ("source_only", "coral", "dann")
+DOMAIN_NAMES = ("MNIST", "MNIST-M-style", "UCI digits")
+
+
+# --------------------------------------------------------------------------- domains
+def _rng(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def photo_patches(n: int, size: int = 28, photos=COLOUR_PHOTOS, seed: int = 0,
+                  min_std: float = 30.0, min_colour: float = 25.0,
+                  brightness=(50.0, 205.0), max_tries: int = 200) -> np.ndarray:
+    """``n`` random ``size`` x ``size`` RGB crops of the bundled photos, uint8 ``(n, size, size, 3)``.
+
+    A crop is kept only if it has texture (pixel standard deviation >= ``min_std``), colour
+    (mean spread between the largest and smallest channel >= ``min_colour``) and a mean
+    brightness inside ``brightness``: near-black, washed-out or flat crops would make the
+    blended digit too easy or too hard for reasons that have nothing to do with the shift.
+    Reproducible for a given ``seed``.
+    """
+    from . import data
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
+        raise ValueError(f"size must be an integer >= 4, got {size!r}")
+    if isinstance(photos, str) or not photos:
+        raise ValueError(f"photos must be a non-empty list of names, e.g. {list(COLOUR_PHOTOS)}")
+    unknown = [p for p in photos if p not in data.PHOTOS]
+    if unknown:
+        raise ValueError(f"unknown photos {unknown}; available: {', '.join(data.PHOTOS)}")
+    rng = _rng(seed)
+    # every size x size window of every photo, as views (no copies)
+    windows = [np.lib.stride_tricks.sliding_window_view(data.load_photo(p), (size, size), (0, 1))
+               for p in photos]
+    lo, hi = brightness
+    out = np.empty((n, size, size, 3), np.uint8)
+    filled = 0
+    for _ in range(max_tries):
+        # draw a round of candidates (photo, row, column), keep those that pass, in order
+        k = 2 * (n - filled) + 16
+        which = rng.integers(len(windows), size=k)
+        crops = np.empty((k, size, size, 3), np.uint8)
+        for j, w in enumerate(windows):
+            m = which == j
+            rows = rng.integers(w.shape[0], size=int(m.sum()))
+            cols = rng.integers(w.shape[1], size=int(m.sum()))
+            crops[m] = w[rows, cols].transpose(0, 2, 3, 1)
+        r, g, b = (crops[..., i] for i in range(3))  # (reducing over an axis of 3 is slow)
+        spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+        colour = spread.reshape(k, -1).mean(axis=1)
+        f = crops.reshape(k, -1).astype(np.float32)
+        mean = f.mean(axis=1)
+        ok = ((f.std(axis=1) >= min_std) & (colour >= min_colour)
+              & (mean >= lo) & (mean <= hi))
+        keep = crops[ok][: n - filled]
+        out[filled:filled + len(keep)] = keep
+        filled += len(keep)
+        if filled == n:
+            return out
+    raise ValueError(f"too few crops of {list(photos)} passed the texture/colour filter: lower "
+                     "min_std / min_colour or add photos")
+
+
+def blend_with_photos(digits, photos=COLOUR_PHOTOS, seed: int = 0, **patch_kw) -> np.ndarray:
+    """MNIST-M-style images: ``|patch - digit|`` per channel, uint8 ``(n, 28, 28, 3)``.
+
+    ``digits`` are uint8 grayscale digits ``(n, h, w)`` (white on black, as MNIST); each gets
+    its own random photo patch (:func:`photo_patches`, ``seed`` makes it reproducible). Where
+    the digit's stroke is white the patch's colours are inverted, elsewhere the patch shows
+    through: the digit stays readable, but its colour and polarity change from image to image.
+    """
+    digits = np.asarray(digits)
+    if digits.ndim != 3 or len(digits) == 0:
+        raise ValueError(f"digits must be a batch of grayscale images (n, h, w), got shape {digits.shape}")
+    if digits.shape[1] != digits.shape[2]:
+        raise ValueError(f"digits must be square, got {digits.shape[1:]}")
+    if digits.dtype != np.uint8:
+        raise ValueError(f"digits must be uint8 0-255 (as load_mnist gives), got {digits.dtype}: "
+                         "convert with np.clip(x, 0, 255).astype('uint8')")
+    patches = photo_patches(len(digits), digits.shape[1], photos, seed, **patch_kw)
+    return np.abs(patches.astype(np.int16) - digits[..., None].astype(np.int16)).astype(np.uint8)
+
+
+def resize_digits(images, size: int = 28, box: int = 20) -> np.ndarray:
+    """scikit-learn's 8x8 digits (values 0-16) as uint8 ``(n, size, size)`` MNIST look-alikes.
+
+    Each digit is scaled to ``box`` x ``box`` pixels (bilinear) and centred on a black
+    ``size`` x ``size`` canvas, the framing MNIST uses (a 20-pixel box in 28 pixels), with
+    values stretched to 0-255. What is left is the real difference: other writers, a coarse
+    8x8 scan that blurs when enlarged, thicker strokes.
+    """
+    from PIL import Image
+
+    images = np.asarray(images)
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must be a batch (n, h, w), got shape {images.shape}")
+    if not (isinstance(size, int) and isinstance(box, int) and 0 < box <= size):
+        raise ValueError(f"need integers 0 < box <= size, got box={box!r}, size={size!r}")
+    top = (size - box) // 2
+    scale = 255.0 / max(float(images.max()), 1e-6)
+    out = np.zeros((len(images), size, size), np.uint8)
+    for i, img in enumerate(images):
+        small = Image.fromarray((img * scale).astype(np.float32), mode="F")
+        big = np.asarray(small.resize((box, box), Image.BILINEAR))
+        out[i, top:top + box, top:top + box] = np.clip(big, 0, 255).astype(np.uint8)
+    return out
+
+
+def to_rgb(images) -> np.ndarray:
+    """Grayscale ``(n, h, w)`` -> ``(n, h, w, 3)`` by repeating the channel; RGB unchanged."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        return np.repeat(images[..., None], 3, axis=-1)
+    if images.ndim == 4 and images.shape[-1] == 3:
+        return images
+    raise ValueError(f"expected (n, h, w) grayscale or (n, h, w, 3) RGB, got shape {images.shape}")
+
+
+def standardize(images) -> np.ndarray:
+    """Per-image standardisation: RGB float32 with mean 0 and standard deviation 1 per image.
+
+    It removes each image's overall brightness and contrast, so the network starts from what
+    the domains share (the shape of the stroke) instead of from their levels.
+    """
+    x = to_rgb(images).astype(np.float32)
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    std = x.std(axis=(1, 2, 3), keepdims=True)
+    return (x - mean) / np.maximum(std, 1e-3)
+
+
+@dataclass
+class Domain:
+    """One domain: raw images for display, standardised inputs for the models, labels."""
+
+    name: str
+    images_train: np.ndarray  # uint8, (n, 28, 28) or (n, 28, 28, 3)
+    y_train: np.ndarray
+    images_test: np.ndarray
+    y_test: np.ndarray
+    description: str
+
+    @cached_property
+    def x_train(self) -> np.ndarray:
+        """The training images as model inputs (:func:`standardize`, computed once)."""
+        return standardize(self.images_train)
+
+    @cached_property
+    def x_test(self) -> np.ndarray:
+        """The test images as model inputs (:func:`standardize`, computed once)."""
+        return standardize(self.images_test)
+
+    def __repr__(self) -> str:
+        return (f"Domain({self.name!r}: train {len(self.y_train)}, test {len(self.y_test)}; "
+                f"{self.description})")
+
+
+def build_domains(n_train: int | None = None, n_test: int | None = None,
+                  seed: int = 0) -> dict:
+    """The lesson's three domains, ``{name: Domain}`` in the order of :data:`DOMAIN_NAMES`.
+
+    MNIST comes from :func:`tlcourse.data.load_mnist` (``n_train``/``n_test`` take fixed
+    stratified subsets). The MNIST-M-style domain blends the same training digits with
+    photo patches (seed ``seed + 1``) and the test digits with other patches (``seed + 2``), as
+    MNIST-M was built from MNIST's own splits. UCI digits: scikit-learn's fixed 75/25 split.
+    """
+    from . import data
+
+    mnist = data.load_mnist(n_train=n_train, n_test=n_test, seed=seed)
+    digits = data.load_digits(seed=seed)
+    photos = ", ".join(COLOUR_PHOTOS)
+    return {
+        "MNIST": Domain("MNIST", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test,
+                        mnist.description),
+        "MNIST-M-style": Domain(
+            "MNIST-M-style", blend_with_photos(mnist.x_train, seed=seed + 1), mnist.y_train,
+            blend_with_photos(mnist.x_test, seed=seed + 2), mnist.y_test,
+            f"the MNIST digits above, each blended |patch - digit| with a random textured "
+            f"patch of a bundled colour photo ({photos}); the MNIST-M recipe, other photos"),
+        "UCI digits": Domain(
+            "UCI digits", resize_digits(digits.x_train), digits.y_train,
+            resize_digits(digits.x_test), digits.y_test,
+            "scikit-learn's UCI 8x8 digits resized to a 20-pixel box on a 28x28 canvas"),
+    }
+
+
+# --------------------------------------------------------------------------- losses, layers
+def coral_loss(source, target):
+    """CORAL distance between two batches of features ``(n, d)``: the squared Frobenius norm
+    of the difference of their covariance matrices, divided by ``4 d^2`` (Sun & Saenko, 2016).
+
+    It compares second-order statistics only: a pure shift of the mean costs nothing.
+    """
+    import tensorflow as tf
+
+    source = tf.convert_to_tensor(source, tf.float32)
+    target = tf.convert_to_tensor(target, tf.float32)
+    if source.shape.rank != 2 or target.shape.rank != 2 or source.shape[-1] != target.shape[-1]:
+        raise ValueError(f"coral_loss needs two (n, d) feature batches with the same d, got "
+                         f"{source.shape} and {target.shape}")
+
+    def cov(x):
+        n = tf.cast(tf.shape(x)[0], tf.float32)
+        x = x - tf.reduce_mean(x, axis=0, keepdims=True)
+        return tf.matmul(x, x, transpose_a=True) / (n - 1.0)
+
+    d = tf.cast(tf.shape(source)[1], tf.float32)
+    return tf.reduce_sum(tf.square(cov(source) - cov(target))) / (4.0 * d * d)
+
+
+def _reverse_gradient(x, strength):
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def reverse(x, strength):
+        def grad(dy):
+            # backward: flip the sign and scale; no gradient flows to the strength itself
+            return -strength * dy, tf.zeros_like(strength)
+
+        return tf.identity(x), grad
+
+    return reverse(x, strength)
+
+
+def _gradient_reversal_class():
+    import keras
+    import tensorflow as tf
+
+    class GradientReversal(keras.layers.Layer):
+        """Identity on the way forward; multiplies the gradient by ``-strength`` on the way back.
+
+        ``strength`` is a call argument (a float or a scalar tensor), so a training loop can
+        change it every step without rebuilding anything. It is deliberately not a variable
+        read inside the custom gradient: Keras 3 would not see that read and the gradient
+        would use a stale or missing value.
+        """
+
+        def call(self, x, strength=1.0):
+            strength = tf.cast(tf.convert_to_tensor(strength), x.dtype)
+            return _reverse_gradient(x, strength)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    return GradientReversal
+
+
+def __getattr__(name):  # keras is imported only when the layer is first used
+    if name == "GradientReversal":
+        cls = _gradient_reversal_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def dann_schedule(progress: float, gamma: float = 10.0) -> float:
+    """DANN's ramp of the reversal strength: ``2 / (1 + exp(-gamma p)) - 1`` for progress
+    ``p`` in [0, 1] (0 at the start, close to 1 at the end), so the domain game starts only
+    once the label classifier has learnt something."""
+    if not 0.0 <= float(progress) <= 1.0:
+        raise ValueError(f"progress must be between 0 and 1, got {progress!r}")
+    return 2.0 / (1.0 + math.exp(-gamma * float(progress))) - 1.0
+
+
+# --------------------------------------------------------------------------- model
+@dataclass
+class DomainModel:
+    """The three parts every method uses. ``classifier = label_head(features(x))``."""
+
+    features: object  # keras.Model: image -> feature vector
+    label_head: object  # keras.Model: features -> 10 logits
+    domain_head: object  # keras.Model: features -> 1 logit (source = 1, target = 0)
+    classifier: object  # keras.Model: image -> 10 logits
+
+    def predict(self, x, batch_size: int = 512) -> np.ndarray:
+        """Predicted class of each image in ``x`` (standardised inputs)."""
+        return predict_labels(self.classifier, x, batch_size)
+
+    def embed(self, x, batch_size: int = 512) -> np.ndarray:
+        """Feature vectors of ``x`` (what the CORAL and DANN losses act on)."""
+        return _batched(self.features, x, batch_size)
+
+
+def build_model(input_shape=(28, 28, 3), n_classes: int = 10, seed: int = 0) -> DomainModel:
+    """The DANN paper's MNIST network: a feature extractor of two conv blocks (5x5 kernels, 32
+    and 48 filters, each followed by 2x2 max pooling, 768 features at 28x28), a label head of
+    two 100-unit layers and a domain head of one. Same ``seed``, same initial weights,
+    whatever the method."""
+    import keras
+
+    _rng(seed)
+    keras.utils.set_random_seed(int(seed))
+    layers = keras.layers
+    features = keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, 5, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(48, 5, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+    ], name="features")
+    n_features = features.output_shape[-1]
+    label_head = keras.Sequential([keras.Input((n_features,)),
+                                   layers.Dense(100, activation="relu"),
+                                   layers.Dense(100, activation="relu"),
+                                   layers.Dense(n_classes)], name="label_head")
+    domain_head = keras.Sequential([keras.Input((n_features,)),
+                                    layers.Dense(100, activation="relu"), layers.Dense(1)],
+                                   name="domain_head")
+    inputs = keras.Input(input_shape)
+    classifier = keras.Model(inputs, label_head(features(inputs)), name="classifier")
+    return DomainModel(features, label_head, domain_head, classifier)
+
+
+def _batched(model, x, batch_size):
+    x = np.asarray(x, np.float32)
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)])
+
+
+def predict_labels(model, x, batch_size: int = 512) -> np.ndarray:
+    """argmax of a keras classifier's outputs, batch by batch."""
+    if len(x) == 0:
+        raise ValueError("x is empty")
+    return _batched(model, x, batch_size).argmax(axis=1)
+
+
+def accuracy(model, x, y) -> float:
+    """Fraction of ``x`` that ``model`` (a keras classifier or a :class:`DomainModel`) labels
+    right."""
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+    pred = model.predict(x) if isinstance(model, DomainModel) else predict_labels(model, x)
+    return float((pred == y).mean())
+
+
+def evaluate(model, domains: dict) -> dict:
+    """Test accuracy of ``model`` on each domain: ``{domain name: accuracy}``."""
+    if not isinstance(domains, dict) or not domains:
+        raise ValueError("domains must be a non-empty dict {name: Domain}, as build_domains gives")
+    return {name: accuracy(model, d.x_test, d.y_test) for name, d in domains.items()}
+
+
+# --------------------------------------------------------------------------- training
+def train(method: str, source, target=None, *, epochs: int = 10, batch_size: int = 64,
+          learning_rate: float | None = None, optimizer: str = "sgd", weight: float = 10.0,
+          strength: float = 0.5, ramp: bool = True, seed: int = 0,
+          monitor=None, model: DomainModel | None = None, verbose: bool = False):
+    """Train one method and return ``(DomainModel, history)``.
+
+    ``source`` is ``(x, y)`` (standardised images, labels); ``target`` the unlabelled target
+    images ``x``, needed by ``"coral"`` and ``"dann"``. ``"source_only"`` accepts them too:
+    then its domain head *watches* (it learns to tell the domains apart from features whose
+    gradient is stopped) and changes nothing in the model. Source batches come in the same
+    order with or without a target, so every method sees the same source data.
+
+    * ``weight``: factor of the CORAL term (``"coral"``), computed on the class scores.
+    * ``strength``: the gradient-reversal strength of ``"dann"``; with ``ramp`` (default) it
+      grows from 0 to ``strength`` along :func:`dann_schedule`, without it stays constant.
+      The domain classifier itself always learns at full rate; only the gradient reaching
+      the features is reversed and scaled.
+    * ``monitor``: optional ``(x, y)`` scored after each epoch (``history["monitor_acc"]``),
+      to *watch* training; the lesson never picks a model by it.
+
+    ``history`` has one value per epoch: ``label_loss`` and ``strength`` (at the end of the
+    epoch), and with a target ``domain_loss`` (the domain head's binary cross-entropy; about
+    0.69 = it cannot tell the domains apart), ``domain_acc`` and ``coral``.
+    """
+    import keras
+    import tensorflow as tf
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    x_s, y_s = source
+    x_s = np.asarray(x_s, np.float32)
+    y_s = np.asarray(y_s).astype(np.int64)
+    if len(x_s) != len(y_s) or len(x_s) == 0:
+        raise ValueError(f"source must be (x, y) with one label per image, got {len(x_s)} "
+                         f"images and {len(y_s)} labels")
+    if target is None:
+        if method != "source_only":
+            raise ValueError(f"method {method!r} needs unlabelled target images: "
+                             f"train({method!r}, source, target=x_target)")
+        x_t = x_s[:1]  # never used
+    else:
+        x_t = np.asarray(target, np.float32)
+        if x_t.shape[1:] != x_s.shape[1:]:
+            raise ValueError(f"target images {x_t.shape[1:]} differ in shape from source "
+                             f"{x_s.shape[1:]}: build both with standardize()")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength < 0:
+        raise ValueError(f"strength must be a number >= 0 (e.g. 0.3), got {strength!r}")
+
+    # separate generators: the source order is the same whether or not target batches are drawn
+    _rng(seed)  # validates
+    rng, rng_t = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
+    if model is None:
+        model = build_model(input_shape=x_s.shape[1:], n_classes=int(y_s.max()) + 1, seed=seed)
+    else:
+        keras.utils.set_random_seed(int(seed))
+    grl = _gradient_reversal_class()()
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if learning_rate is None:
+        learning_rate = 0.01 if optimizer == "sgd" else 1e-3
+
+    def make_optimizer():
+        if optimizer == "sgd":
+            return keras.optimizers.SGD(learning_rate, momentum=0.9)
+        return keras.optimizers.Adam(learning_rate)
+
+    opt, disc_opt = make_optimizer(), make_optimizer()
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    feat_vars = model.features.trainable_variables + model.label_head.trainable_variables
+    disc_vars = model.domain_head.trainable_variables
+    use_coral, use_dann = method == "coral", method == "dann"
+    w = tf.constant(float(weight), tf.float32)
+
+    has_target = target is not None
+    zero = tf.constant(0.0)
+
+    @tf.function(reduce_retracing=True)
+    def step(xs, ys, xt, lam):
+        with tf.GradientTape(persistent=True) as tape:
+            fs = model.features(xs, training=True)
+            logits_s = model.label_head(fs, training=True)
+            label_loss = ce(ys, logits_s)
+            total = label_loss
+            if has_target:
+                ft = model.features(xt, training=True)
+                f_both = tf.concat([fs, ft], axis=0)
+                d_true = tf.concat([tf.ones((tf.shape(fs)[0], 1)),
+                                    tf.zeros((tf.shape(ft)[0], 1))], axis=0)
+                # the domain head sees the features through the reversal layer (DANN) or with
+                # the gradient stopped (other methods: it only watches, it changes nothing)
+                d_in = grl(f_both, strength=lam) if use_dann else tf.stop_gradient(f_both)
+                d_logit = model.domain_head(d_in, training=True)
+                domain_loss = bce(d_true, d_logit)
+                # CORAL acts on the last layer, the class scores, as Deep CORAL does
+                coral = coral_loss(logits_s, model.label_head(ft, training=True))
+                if use_coral:
+                    total = total + w * coral
+                if use_dann:
+                    total = total + domain_loss
+        opt.apply_gradients(zip(tape.gradient(total, feat_vars), feat_vars, strict=True))
+        if not has_target:
+            del tape
+            return label_loss, zero, zero, zero
+        disc_opt.apply_gradients(zip(tape.gradient(domain_loss, disc_vars), disc_vars,
+                                     strict=True))
+        del tape
+        d_acc = tf.reduce_mean(tf.cast(tf.equal(tf.cast(d_logit > 0, tf.float32), d_true),
+                                       tf.float32))
+        return label_loss, domain_loss, d_acc, coral
+
+    n_steps = int(math.ceil(len(x_s) / batch_size))
+    total_steps = epochs * n_steps
+    logged = ("label_loss", "domain_loss", "domain_acc", "coral") if has_target else ("label_loss",)
+    history = {k: [] for k in (*logged, "strength")}
+    if monitor is not None:
+        history["monitor_acc"] = []
+    t_order = rng_t.permutation(len(x_t))
+    t_pos = 0
+    for epoch in range(epochs):
+        order = rng.permutation(len(x_s))
+        sums = np.zeros(4)
+        for i in range(n_steps):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            if t_pos + len(idx) > len(x_t):
+                t_order, t_pos = rng_t.permutation(len(x_t)), 0
+            t_idx = t_order[t_pos:t_pos + len(idx)]
+            t_pos += len(idx)
+            progress = (epoch * n_steps + i) / max(total_steps - 1, 1)
+            lam = float(strength) * (dann_schedule(progress) if ramp else 1.0)
+            if optimizer == "sgd":  # DANN's annealing: lr / (1 + 10 p) ** 0.75
+                for o in (opt, disc_opt):
+                    o.learning_rate.assign(learning_rate / (1.0 + 10.0 * progress) ** 0.75)
+            out = step(tf.constant(x_s[idx]), tf.constant(y_s[idx]), tf.constant(x_t[t_idx]),
+                       tf.constant(lam, tf.float32))
+            sums += [float(v) for v in out]
+        for key, value in zip(logged, sums / n_steps, strict=False):
+            history[key].append(float(value))
+        history["strength"].append(float(lam))
+        if monitor is not None:
+            history["monitor_acc"].append(accuracy(model, *monitor))
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
+                f"{k} {v[-1]:.3f}" for k, v in history.items()))
+    return model, history
+
+
+def few_label_curve(model: DomainModel, target: Domain, budgets=(1, 5, 10, 50), *,
+                    steps: int = 150, learning_rate: float = 3e-4, batch_size: int = 32,
+                    seed: int = 0, from_scratch: bool = False) -> list:
+    """Few-label fine-tuning: test accuracy on ``target`` after training the whole classifier
+    on ``n`` labelled target images per class, for each ``n`` in ``budgets``.
+
+    Every budget starts again from ``model``'s weights (or, with ``from_scratch``, from the
+    same random initial weights) and takes the same number of Adam ``steps`` on batches drawn
+    from its labelled images, so budgets differ only in how many labels they see. The
+    labelled images come from the target's training split (:func:`per_class`, ``seed``),
+    the score from its test split. ``model`` itself is left untouched.
+    """
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(model, DomainModel):
+        raise ValueError("model must be a DomainModel, as train() returns")
+    if not isinstance(target, Domain):
+        raise ValueError("target must be a Domain, as build_domains() gives")
+    budgets = list(budgets)
+    if not budgets or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b <= 0
+                          for b in budgets):
+        raise ValueError(f"budgets must be positive integers (labels per class), got {budgets!r}")
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    rng = _rng(seed)
+    keras.utils.set_random_seed(int(seed))
+    clf = keras.models.clone_model(model.classifier)
+    if from_scratch:
+        start = build_model(model.classifier.input_shape[1:],
+                            model.classifier.output_shape[-1], seed=seed).classifier.get_weights()
+    else:
+        start = model.classifier.get_weights()
+    opt = keras.optimizers.Adam(learning_rate)
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = ce(y, clf(x, training=True))
+        grads = tape.gradient(loss, clf.trainable_variables)
+        opt.apply_gradients(zip(grads, clf.trainable_variables, strict=True))
+
+    x_train, x_test = target.x_train, target.x_test
+    scores = []
+    for n in budgets:
+        clf.set_weights(start)
+        for v in opt.variables:  # a fresh optimizer state for every budget
+            v.assign(tf.zeros_like(v))
+        opt.learning_rate.assign(learning_rate)
+        idx = per_class(target.y_train, int(n), seed)
+        xl, yl = x_train[idx], target.y_train[idx].astype(np.int64)
+        for _ in range(steps):
+            b = rng.choice(len(idx), min(batch_size, len(idx)), replace=False)
+            step(tf.constant(xl[b]), tf.constant(yl[b]))
+        scores.append(accuracy(clf, x_test, target.y_test))
+    return scores
+
+
+def per_class(y, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``n`` examples of each class of ``y`` (a fixed random choice)."""
+    y = np.asarray(y)
+    rng = _rng(seed)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    picks = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) < n:
+            raise ValueError(f"class {c} has only {len(idx)} examples, fewer than n={n}")
+        picks.append(rng.choice(idx, n, replace=False))
+    return np.sort(np.concatenate(picks))
+
+
+# --------------------------------------------------------------------------- diagnostics
+def domain_probe(source_features, target_features, seed: int = 0) -> float:
+    """How well a linear classifier tells the two domains apart from these features:
+    5-fold cross-validated accuracy of a logistic regression (scikit-learn) on equally many
+    source and target rows. 0.5 = indistinguishable, 1.0 = fully separated."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    fs = np.asarray(source_features, np.float32).reshape(len(source_features), -1)
+    ft = np.asarray(target_features, np.float32).reshape(len(target_features), -1)
+    if fs.shape[1] != ft.shape[1] or min(len(fs), len(ft)) < 10:
+        raise ValueError(f"need >= 10 rows per domain with the same width, got {fs.shape} and "
+                         f"{ft.shape}")
+    rng = _rng(seed)
+    n = min(len(fs), len(ft))
+    fs, ft = fs[rng.choice(len(fs), n, replace=False)], ft[rng.choice(len(ft), n, replace=False)]
+    x = np.concatenate([fs, ft])
+    y = np.r_[np.ones(n), np.zeros(n)]
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
+    return float(cross_val_score(probe, x, y, cv=5).mean())
+
+
+# --------------------------------------------------------------------------- know your shift
+def colour_polarity_augment(digits, seed: int = 0, noise: float = 60.0) -> np.ndarray:
+    """Hand-made invariance: each grayscale digit redrawn with a random stroke colour on a
+    random flat background colour, plus pixel noise of a random strength (standard deviation
+    uniform in 0-``noise``), uint8 ``(n, h, w, 3)``. Dark-on-light happens as often as
+    light-on-dark. No photo is used: this encodes what we *know* about the MNIST-M shift
+    (colour, polarity, texture)."""
+    digits = np.asarray(digits)
+    if digits.ndim != 3 or digits.dtype != np.uint8 or len(digits) == 0:
+        raise ValueError(f"digits must be uint8 grayscale images (n, h, w), got "
+                         f"{digits.dtype} {digits.shape}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or noise < 0:
+        raise ValueError(f"noise must be a number >= 0 (0 = no noise), got {noise!r}")
+    rng = _rng(seed)
+    n = len(digits)
+    fg = rng.integers(0, 256, (n, 1, 1, 3)).astype(np.float32)
+    bg = rng.integers(0, 256, (n, 1, 1, 3)).astype(np.float32)
+    alpha = digits[..., None].astype(np.float32) / 255.0
+    out = bg + (fg - bg) * alpha
+    out += rng.normal(size=out.shape).astype(np.float32) * rng.uniform(0, noise, (n, 1, 1, 1))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def gray_polarity(images) -> np.ndarray:
+    """Test-time hand-made invariance: grayscale, standardised, and flipped where needed so the
+    background (the image border) is dark, as in MNIST. Float32 ``(n, h, w, 3)``."""
+    x = to_rgb(images).astype(np.float32).mean(axis=-1)
+    x = standardize(x)
+    border = np.concatenate([x[:, :3].reshape(len(x), -1), x[:, -3:].reshape(len(x), -1),
+                             x[:, :, :3].reshape(len(x), -1), x[:, :, -3:].reshape(len(x), -1)],
+                            axis=1).mean(axis=1)
+    return np.where((border > 0)[:, None, None, None], -x, x)
+
+
+# --------------------------------------------------------------------------- ImageNet features
+def imagenet_features(net, images, batch: int = 500, cache: bool = True) -> np.ndarray:
+    """Features of ``images`` from a frozen pretrained network (``tlcourse.models.load_imagenet``
+    with ``include_top=False, pooling="avg"``), computed in batches of ``batch`` images.
+
+    A frozen base gives the same features every time, so they are computed once and kept in
+    the course cache (``TLCOURSE_CACHE``), keyed by the network, its input size, where its
+    weights came from and the images' bytes.
+    """
+    import hashlib
+
+    from . import config
+
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"images must be a batch (n, h, w[, 3]), got shape {images.shape}")
+    if not hasattr(net, "preprocess") or not hasattr(net, "model"):
+        raise ValueError("net must come from tlcourse.models.load_imagenet(..., include_top=False)")
+    key = hashlib.sha256(images.tobytes() + str(images.shape).encode() + repr(
+        (net.name, net.input_size, net.pooling, net.source, net.description)).encode()).hexdigest()
+    path = config.cache_dir() / "features" / f"{net.name}_{net.input_size}_{key[:20]}.npy"
+    if cache and path.is_file():
+        return np.load(path, allow_pickle=False)
+    parts = [np.asarray(net.model.predict(net.preprocess(to_rgb(images[i:i + batch])),
+                                          batch_size=100, verbose=0))
+             for i in range(0, len(images), batch)]
+    out = np.concatenate(parts).astype(np.float32).reshape(len(images), -1)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, out, allow_pickle=False)
+    return out
