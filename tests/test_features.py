@@ -357,3 +357,14 @@ def test_linear_probe_can_return_the_model():
     x, y = toy_problem(400)
     acc, clf = features.linear_probe(x[:300], y[:300], x[300:], y[300:], return_model=True)
     assert acc == clf.score(x[300:], y[300:])
+
+
+def test_float16_features_halve_memory_and_have_their_own_key(tmp_path):
+    cache, net, x = features.FeatureCache(tmp_path), tiny_net(named=True), images(6)
+    full = cache.get("train", net, x, scale, progress=False, verbose=False)
+    half = cache.get("train", net, x, scale, progress=False, verbose=False, dtype="float16")
+    assert cache.log[-1]["source"] == "computed"  # not served from the float32 entry
+    assert half["map"].dtype == np.float16 and half["map"].nbytes * 2 == full["map"].nbytes
+    np.testing.assert_allclose(half["map"], full["map"], rtol=2e-3, atol=2e-3)
+    with pytest.raises(ValueError, match="float16"):
+        features.extract(net, x, scale, progress=False, dtype=np.int8)

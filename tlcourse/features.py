@@ -68,17 +68,26 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="img", disable=not enabled, leave=True)
 
 
+def _dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float16), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float32 (default) or float16 (half the memory), got {dtype}")
+    return dtype
+
+
 def extract(model, images, prepare: Callable | None = None, batch_size: int = 32,
-            progress: bool = True, desc: str = "features"):
+            progress: bool = True, desc: str = "features", dtype=np.float32):
     """Run ``model`` (frozen, inference mode) over ``images`` in batches.
 
     ``prepare`` turns a batch of raw images into the model's input (e.g. ``net.preprocess``);
     it is applied batch by batch, so the resized copies never all sit in memory at once.
-    Returns a float32 array, or a dict of arrays when the model has named outputs (a dict).
+    Returns an array, or a dict of arrays when the model has named outputs (a dict), stored
+    as ``dtype``: float32, or float16 to halve the memory of large feature maps.
     """
     _keras_model(model)
     images = _images(images)
     batch_size = _positive_int("batch_size", batch_size)
+    dtype = _dtype(dtype)
     if prepare is not None and not callable(prepare):
         raise ValueError(f"prepare must be a function (e.g. net.preprocess), got {prepare!r}")
     parts = []
@@ -87,15 +96,18 @@ def extract(model, images, prepare: Callable | None = None, batch_size: int = 32
             batch = images[start:start + batch_size]
             x = prepare(batch) if prepare is not None else batch
             out = model.predict_on_batch(x)
+            if isinstance(out, dict):
+                out = {k: np.asarray(v).astype(dtype, copy=False) for k, v in out.items()}
+            elif not isinstance(out, (list, tuple)):
+                out = np.asarray(out).astype(dtype, copy=False)
             parts.append(out)
             bar.update(len(batch))
     if isinstance(parts[0], dict):
-        return {k: np.concatenate([np.asarray(p[k]) for p in parts]).astype(np.float32, copy=False)
-                for k in parts[0]}
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     if isinstance(parts[0], (list, tuple)):
         raise ValueError("the model returns a list of outputs: give it named outputs instead, "
                          "keras.Model(inputs, {'name': tensor, ...})")
-    return np.concatenate([np.asarray(p) for p in parts]).astype(np.float32, copy=False)
+    return np.concatenate(parts)
 
 
 def fingerprint(model, images, extra: str = "") -> str:
@@ -151,12 +163,15 @@ class FeatureCache:
         return {k: self.folder / f"{stem}.{k}.npy" for k in outputs}
 
     def get(self, name: str, model, images, prepare: Callable | None = None,
-            batch_size: int = 32, progress: bool = True, verbose: bool = True):
-        """The features of ``images`` under ``model`` (an array, or a dict for named outputs)."""
+            batch_size: int = 32, progress: bool = True, verbose: bool = True,
+            dtype=np.float32):
+        """The features of ``images`` under ``model`` (an array, or a dict for named outputs),
+        stored as ``dtype`` (float32, or float16 for half the memory and disk)."""
+        dtype = _dtype(dtype)
         if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"name must be a short word such as 'train' or 'test_96', got {name!r}")
         start = time.perf_counter()
-        key = fingerprint(model, images)
+        key = fingerprint(model, images, extra=dtype.name)
         outputs = sorted(model.output) if isinstance(model.output, dict) else [""]
         where = "memory"
         value = self._memory.get(key)
@@ -167,7 +182,7 @@ class FeatureCache:
                 value = loaded[""] if outputs == [""] else loaded
                 where = "disk"
         if value is None:
-            value = extract(model, images, prepare, batch_size, progress, desc=name)
+            value = extract(model, images, prepare, batch_size, progress, desc=name, dtype=dtype)
             where = "computed"
             if self.folder is not None:
                 arrays = {"": value} if outputs == [""] else value
@@ -392,6 +407,7 @@ def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     train_x = np.asarray(train_x).reshape(len(train_x), -1)
     test_x = np.asarray(test_x).reshape(len(test_x), -1)
@@ -401,8 +417,12 @@ def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int
         raise ValueError(f"train features have {train_x.shape[1]} values per image, test features "
                          f"{test_x.shape[1]}: compute both with the same network and size")
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
-    clf.fit(train_x, train_y)
-    accuracy = float(clf.score(test_x, test_y))
+    # One BLAS thread: these matrices are small, and on a 2-core machine where TensorFlow's
+    # threads are also spinning, OpenBLAS's waiting threads made this 30x slower (measured).
+    with threadpool_limits(limits=1, user_api="blas"):
+        clf.fit(train_x, train_y)
+    with threadpool_limits(limits=1, user_api="blas"):
+        accuracy = float(clf.score(test_x, test_y))
     return (accuracy, clf) if return_model else accuracy
 
 
