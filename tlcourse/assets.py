@@ -190,14 +190,15 @@ def forget_probes() -> None:
 
 
 # --------------------------------------------------------------------------- fetching
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file (pooch reads it in blocks)."""
     import pooch
 
     return pooch.file_hash(str(path), alg="sha256")
 
 
 def _valid(path: Path, asset: Asset) -> bool:
-    return path.is_file() and (asset.sha256 is None or _sha256(path) == asset.sha256)
+    return path.is_file() and (asset.sha256 is None or sha256(path) == asset.sha256)
 
 
 def _download(url: str, asset: Asset, dest: Path) -> None:

@@ -36,7 +36,6 @@ SHA-256 of the source file.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from pathlib import Path
 
@@ -202,14 +201,6 @@ def source_path() -> Path:
     return assets.OFFLINE["efficientnet_lite0"].locate()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cached_weights_path(sha256: str = SOURCE_SHA256) -> Path:
     """Where the converted Keras weights live: the course cache, keyed by the source's hash."""
     return config.cache_dir() / "converted" / f"efficientnet_lite0_{sha256[:16]}.weights.h5"
@@ -223,7 +214,7 @@ def convert(source=None, dest=None):
     from . import torchfile
 
     source = Path(source) if source is not None else source_path()
-    digest = _sha256(source)
+    digest = assets.sha256(source)
     if digest != SOURCE_SHA256:
         raise assets.AssetUnavailable(
             f"{source} has SHA-256 {digest[:16]}..., not the file the port was checked against "

