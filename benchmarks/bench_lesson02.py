@@ -123,7 +123,7 @@ def main(argv=None) -> int:
             continue
         lines += ["", f"Freeze-depth sweep, {mode} mode ({res['source']} weights, {res['n_train']:,} "
                   f"training / {res['n_test']:,} test digits at 32 px, {res['epochs']} epochs per "
-                  "depth, Adam 1e-4, BatchNormalization frozen; seconds per epoch = median of the "
+                  "depth, Adam 1e-4, BatchNormalization frozen; seconds per epoch = the fastest of the "
                   "epochs after the first):", "", *sweep_table(res), "",
                   f"Head on cached features: test accuracy {res['head_acc']:.3f}, "
                   f"{1000 * res['cached_epoch']:.0f} ms per epoch; odd/even head "
