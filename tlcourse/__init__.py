@@ -12,6 +12,14 @@ Modules, by purpose:
     layers     layer tables, parameter counts, freezing
     plot       histories, image grids, top-k bars, confusion matrices, embeddings
     exercises  self-checks of the exercises
+    course     the lesson list, badges and the Colab cell
+    experiments  label-budget curves and the four freeze-or-train cases (lesson 01)
+    freezing   MobileNetV2 blocks, freeze_report and the freeze explorer (lesson 02)
+    features   cached feature extraction and a correct custom training loop (lesson 03)
+    vision     OpenCV input, Grad-CAM, predict-your-own-image (lesson 04)
+    sentiment  sequence lengths, dynamic padding, fine-tuning recipe (lesson 05)
+    domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)
+    efficientnet_lite, torchfile  the EfficientNet-Lite0 port and its torch-free weight reader
 """
 
 from .config import network_mode, pick, quick_mode, setup
