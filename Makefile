@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml tools/no_deps.py
 	$(PY) -m pip install -e ".[dev]"
 	# Packages whose declared dependencies are wrong for us (see [tool.tlcourse] in pyproject.toml)
 	$(PY) -m pip install --no-deps $$($(PY) tools/no_deps.py)
-	$(PY) -m ipykernel install --user --name tlcourse --display-name "Python 3 (tlcourse)"
+	$(PY) -m ipykernel install --sys-prefix --name tlcourse --display-name "Python 3 (tlcourse)"  # this venv's own kernel: each checkout runs its own Python
 	touch $(STAMP)
 
 install: $(STAMP)
