@@ -47,7 +47,9 @@ def test_nineteen_units_cover_every_layer(base):
     assert units["block_0"][-1] == "expanded_conv_project_BN"
     assert units["block_2"][-1] == "block_2_add"  # residual blocks end at their add
     assert units["block_13"][-1] == "block_13_project_BN"  # stride-2 blocks have no add
-    assert units["top"] == ["Conv_1", "Conv_1_bn", "out_relu", "global_average_pooling2d"]
+    assert units["top"][:3] == ["Conv_1", "Conv_1_bn", "out_relu"]
+    # Keras numbers auto-named layers per process (_1, _2...) when other tests built models first
+    assert len(units["top"]) == 4 and units["top"][3].startswith("global_average_pooling2d")
     assert freezing.depth_of(base, "stem") == 1 and freezing.depth_of(base, "block_5") == 7
     with pytest.raises(ValueError, match="block_0 ... block_16"):
         freezing.depth_of(base, "block_17")
