@@ -23,6 +23,14 @@ def test_learning_curves_checks_lengths():
         plot.learning_curves([10, 30], {"a": [0.5]})
 
 
+def test_learning_curves_label_only_the_budgets():
+    fig = plot.learning_curves([64, 128, 300], {"a": [0.5, 0.6, 0.7]})
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["64", "128", "300"]
+    assert [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()] == []
+
+
 def test_image_grid_marks_mistakes_red():
     fig = plot.image_grid(np.zeros((3, 8, 8)), true=[1, 2, 3], pred=[1, 0, 3], ncols=3)
     titles = [ax.title for ax in fig.axes[:3]]

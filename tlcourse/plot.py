@@ -77,6 +77,7 @@ def learning_curves(budgets, curves: dict, xlabel="labelled examples", ylabel="t
         ax.plot(budgets, scores, "o-", label=name)
     if logx:
         ax.set_xscale("log")
+        ax.minorticks_off()  # else the log axis labels minor ticks ("6x10^1") over the budgets
     ax.set_xticks(budgets)
     ax.set_xticklabels([str(b) for b in budgets])
     ax.set_xlabel(xlabel)
