@@ -173,3 +173,14 @@ def test_curve_figure():
     assert [line.get_label() for line in ax.get_lines()][-1] == "chance"
     with pytest.raises(ValueError, match="same budgets"):
         ex.curve_figure(t, ex.Curve("x", [10], [[0.5]]))
+
+
+def test_linear_head():
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.1]])
+    y = np.array([1, 0, 1, 0])
+    head = ex.linear_head(x, y, C=10.0)
+    assert head.score(x, y) == 1.0 and head.coef_.size + head.intercept_.size == 3
+    with pytest.raises(ValueError, match="2-D"):
+        ex.linear_head(x[:, 0], y)
+    with pytest.raises(ValueError, match="C must be a positive number"):
+        ex.linear_head(x, y, C=-1.0)

@@ -250,6 +250,21 @@ def _check_cs(Cs) -> tuple:
     return tuple(float(c) for c in Cs)
 
 
+def linear_head(x, y, C: float = 1.0):
+    """A fitted scikit-learn ``LogisticRegression`` on feature vectors ``x`` (rows) with labels
+    ``y``: the head of feature extraction, trained in a fraction of a second."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = np.asarray(x), _check_labels(y)
+    _check_xy(x, y, "features")
+    if x.ndim != 2:
+        raise ValueError(f"features must be 2-D (rows, features), got shape {x.shape}")
+    if isinstance(C, bool) or not isinstance(C, (int, float)) or C <= 0:
+        raise ValueError(f"C must be a positive number (inverse regularisation), got {C!r}")
+    with _blas_one_thread():
+        return LogisticRegression(C=C, max_iter=2000).fit(x, y)
+
+
 def linear_probe(x_pool, y_pool, x_test, y_test, Cs=DEFAULT_CS) -> Callable:
     """A scorer: logistic regression on fixed feature vectors (a frozen model's output).
 
@@ -257,8 +272,6 @@ def linear_probe(x_pool, y_pool, x_test, y_test, Cs=DEFAULT_CS) -> Callable:
     is fitted and the best test accuracy is kept. Picking a setting on the test set flatters
     a method; the lesson gives every method the same favour, so none loses to a bad setting.
     """
-    from sklearn.linear_model import LogisticRegression
-
     x_pool, x_test = np.asarray(x_pool), np.asarray(x_test)
     y_pool, y_test = _check_labels(y_pool), _check_labels(y_test)
     _check_xy(x_pool, y_pool, "pool")
@@ -270,10 +283,9 @@ def linear_probe(x_pool, y_pool, x_test, y_test, Cs=DEFAULT_CS) -> Callable:
 
     def score(idx):
         best = 0.0
-        with _blas_one_thread():
-            for C in Cs:
-                model = LogisticRegression(C=C, max_iter=2000)
-                model.fit(x_pool[idx], y_pool[idx])
+        for C in Cs:
+            model = linear_head(x_pool[idx], y_pool[idx], C)
+            with _blas_one_thread():
                 best = max(best, float(model.score(x_test, y_test)))
         return best
 
