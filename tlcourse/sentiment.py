@@ -1,0 +1,646 @@
+"""Sentiment classification with a pretrained BERT-family encoder: the logic of lesson 05.
+
+Introduced in lesson 05 (BERT sentiment with keras-hub). The lesson imports these pieces so
+that its cells stay short and the recipe is tested once, here:
+
+* sequence lengths: :func:`token_lengths`, :func:`truncated_share`,
+  :func:`length_for_coverage`, :func:`length_table`;
+* a length-bucketed, dynamically padded ``tf.data`` pipeline: :func:`encode`,
+  :func:`make_dataset`, :func:`predict_proba`;
+* the fine-tuning recipe (AdamW, linear warm-up then cosine decay): :func:`build_classifier`
+  (pretrained, or its randomly initialised twin), :func:`warm_start_head`,
+  :func:`compile_for_finetuning`, :func:`finetune`, :func:`save_classifier`,
+  :func:`load_classifier`;
+* baselines and frozen features cached on disk: :func:`fit_best_logreg`,
+  :func:`cached_embeddings`;
+* error analysis and the sentence box: :func:`confident_mistakes`, :func:`classify`,
+  :func:`sentence_box`.
+
+TensorFlow and keras-hub are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: label names of the Rotten Tomatoes snippets (index = label)
+LABELS = ("rotten", "fresh")
+
+
+# --------------------------------------------------------------------------- validation
+def _texts(texts, name="texts") -> list:
+    if isinstance(texts, str):
+        raise ValueError(f"{name} must be a list of strings, not one string: wrap it as [text]")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
+    if not texts:
+        raise ValueError(f"{name} is empty: give at least one string")
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ValueError(f"{name} must hold only strings, found {type(bad).__name__}: "
+                         f"convert with [str(t) for t in {name}]")
+    return texts
+
+
+def _positive_int(name, value, minimum=1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _labels(labels, n, name="labels") -> np.ndarray:
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"{name} must be a 1-D array with one label per text "
+                         f"({n} texts, got shape {y.shape})")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name} must be integers (0 = rotten, 1 = fresh), got dtype {y.dtype}")
+    return y.astype(np.int32)
+
+
+# --------------------------------------------------------------------------- lengths
+def token_lengths(tokenizer, texts) -> np.ndarray:
+    """Number of tokens each text becomes, counting the ``[CLS]`` and ``[SEP]`` the
+    preprocessor adds (so it compares directly with a sequence length)."""
+    texts = _texts(texts)
+    if not callable(tokenizer):
+        raise ValueError("tokenizer must be a keras-hub tokenizer, e.g. encoder.tokenizer")
+    pieces = tokenizer(texts)
+    if hasattr(pieces, "to_list"):  # a tf.RaggedTensor (TensorFlow workflow)
+        pieces = pieces.to_list()
+    return np.array([len(p) + 2 for p in pieces], dtype=np.int64)
+
+
+def _lengths(lengths) -> np.ndarray:
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or len(lengths) == 0 or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError("lengths must be a non-empty 1-D integer array, e.g. from token_lengths()")
+    return lengths
+
+
+def truncated_share(lengths, sequence_length: int) -> float:
+    """Share of texts longer than ``sequence_length`` tokens (those lose their end)."""
+    lengths = _lengths(lengths)
+    sequence_length = _positive_int("sequence_length", sequence_length, 2)
+    return float(np.mean(lengths > sequence_length))
+
+
+def length_for_coverage(lengths, coverage: float = 0.95) -> int:
+    """The shortest sequence length that holds at least ``coverage`` of the texts whole."""
+    lengths = _lengths(lengths)
+    if isinstance(coverage, bool) or not isinstance(coverage, float) or not 0 < coverage <= 1:
+        raise ValueError(f"coverage must be a float in (0, 1], e.g. 0.95; got {coverage!r}")
+    ordered = np.sort(lengths)
+    k = int(np.ceil(coverage * len(ordered))) - 1
+    return int(ordered[max(k, 0)])
+
+
+def length_table(lengths, sequence_lengths=(16, 32, 48, 64, 128)):
+    """A DataFrame: for each candidate sequence length, the share of texts truncated and the
+    share of the padded positions that would be padding with fixed-length padding."""
+    import pandas as pd
+
+    lengths = _lengths(lengths)
+    rows = []
+    for s in sequence_lengths:
+        s = _positive_int("sequence length", s, 2)
+        kept = np.minimum(lengths, s)
+        rows.append({"sequence_length": s, "truncated": truncated_share(lengths, s),
+                     "padding_share": float(1 - kept.sum() / (s * len(lengths)))})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- data pipeline
+def encode(preprocessor, texts) -> dict:
+    """Tokenise ``texts`` once with a keras-hub ``BertTextClassifierPreprocessor``: a dict of
+    int32 numpy arrays ``token_ids``, ``padding_mask``, ``segment_ids`` of shape
+    ``(n, sequence_length)`` (truncated, padded to the preprocessor's length)."""
+    texts = _texts(texts)
+    if not (hasattr(preprocessor, "sequence_length") and hasattr(preprocessor, "tokenizer")):
+        raise ValueError("preprocessor must be a keras-hub text classifier preprocessor, e.g. "
+                         "encoder.preprocessor(48)")
+    out = {k: [] for k in ("token_ids", "padding_mask", "segment_ids")}
+    for start in range(0, len(texts), 1024):
+        x = preprocessor(texts[start:start + 1024])
+        for k in out:
+            out[k].append(np.asarray(x[k]).astype(np.int32))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _features(features) -> tuple[dict, int]:
+    keys = ("token_ids", "padding_mask", "segment_ids")
+    if not isinstance(features, dict) or set(features) != set(keys):
+        raise ValueError(f"features must be the dict that encode() returns, with keys {keys}")
+    n = len(features["token_ids"])
+    if n == 0 or any(np.ndim(features[k]) != 2 or len(features[k]) != n for k in keys):
+        raise ValueError("features must hold equally long 2-D arrays: use encode(preprocessor, texts)")
+    return features, n
+
+
+def make_dataset(features, labels=None, batch_size: int = 32, shuffle: bool = False,
+                 seed: int = 0, bucket_width: int = 8):
+    """A ``tf.data`` pipeline that pads each batch only to its own longest text.
+
+    * ``shuffle=True`` (training): texts are shuffled, grouped into length buckets
+      ``bucket_width`` tokens wide (``tf.data.Dataset.bucket_by_sequence_length``), and each
+      batch is padded to its bucket's length; the shuffle is reseeded every epoch.
+    * ``shuffle=False`` (evaluation): the input order is kept, each batch padded to its own
+      longest member. Sort the texts by length first to save the most (as
+      :func:`predict_proba` does).
+
+    Lengths are rounded up to a multiple of ``bucket_width`` (at most the preprocessor's
+    length), so the model sees a handful of batch shapes rather than one per length:
+    TensorFlow's CPU kernels are set up once per shape, which costs time every new shape.
+    ``features`` comes from :func:`encode`; ``labels`` (optional) are integers.
+    """
+    import tensorflow as tf
+
+    features, n = _features(features)
+    batch_size = _positive_int("batch_size", batch_size)
+    bucket_width = _positive_int("bucket_width", bucket_width)
+    seq_len = features["token_ids"].shape[1]
+    lengths = features["padding_mask"].sum(1).astype(np.int32)
+    lengths = np.minimum(-(-lengths // bucket_width) * bucket_width, seq_len).astype(np.int32)
+    parts = (dict(features), lengths)
+    if labels is not None:
+        parts = parts + (_labels(labels, n),)
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+
+    def trim(x, length, *y):
+        x = {k: v[:length] for k, v in x.items()}
+        return (x, *y) if y else x
+
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if shuffle:
+        boundaries = list(range(bucket_width + 1, seq_len + 1, bucket_width))
+        ds = ds.bucket_by_sequence_length(
+            lambda x, *_: tf.shape(x["token_ids"])[0], boundaries,
+            [batch_size] * (len(boundaries) + 1))
+    else:
+        ds = ds.padded_batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_proba(model, features, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities ``(n, num_classes)`` of a classifier that outputs logits, in the
+    input order. Texts are sorted by length so each batch carries little padding."""
+    import keras
+
+    features, n = _features(features)
+    order = np.argsort(features["padding_mask"].sum(1), kind="stable")
+    ds = make_dataset({k: v[order] for k, v in features.items()}, batch_size=batch_size)
+    attached = getattr(model, "preprocessor", None)
+    if attached is not None:  # the features are already token ids: skip the model's own
+        model.preprocessor = None
+    try:
+        logits = model.predict(ds, verbose=0)
+    finally:
+        if attached is not None:
+            model.preprocessor = attached
+    probs = np.asarray(keras.ops.softmax(logits, axis=-1))
+    out = np.empty_like(probs)
+    out[order] = probs
+    return out
+
+
+# --------------------------------------------------------------------------- baselines
+def fit_best_logreg(x_train, y_train, x_val, y_val, cs=(0.25, 1.0, 4.0, 16.0),
+                    tfidf: bool = False):
+    """Logistic regression with its regularisation ``C`` picked on the validation split.
+
+    ``tfidf=True``: ``x_*`` are raw texts, turned into TF-IDF features of words and word
+    pairs (a strong classic baseline); otherwise ``x_*`` are feature matrices (e.g. frozen
+    embeddings). Returns ``(fitted scikit-learn pipeline, best C, validation accuracy)``.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    if tfidf:
+        x_train, x_val = _texts(x_train, "x_train"), _texts(x_val, "x_val")
+    else:
+        x_train, x_val = np.asarray(x_train), np.asarray(x_val)
+        if x_train.ndim != 2 or x_val.ndim != 2 or x_train.shape[1] != x_val.shape[1]:
+            raise ValueError("x_train and x_val must be 2-D feature matrices with the same "
+                             "number of columns (or pass texts with tfidf=True)")
+    y_train = _labels(y_train, len(x_train), "y_train")
+    y_val = _labels(y_val, len(x_val), "y_val")
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("y_train holds a single class: a classifier needs both labels")
+    cs = [float(c) for c in cs]
+    if not cs or min(cs) <= 0:
+        raise ValueError(f"cs must be positive values of C, e.g. (0.25, 1, 4), got {cs!r}")
+    best = None
+    for c in cs:
+        steps = [TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)] if tfidf else []
+        pipe = make_pipeline(*steps, LogisticRegression(C=c, max_iter=3000))
+        pipe.fit(x_train, y_train)
+        acc = float(np.mean(pipe.predict(x_val) == y_val))
+        if best is None or acc > best[2]:
+            best = (pipe, c, acc)
+    return best
+
+
+# --------------------------------------------------------------------------- models
+POOLINGS = ("mean", "cls")
+_MEAN_TASK = []  # the keras-hub task class below, defined on first use (keras-hub is heavy)
+
+
+def _mean_task_class():
+    """``MeanPooledBertClassifier``: a keras-hub ``TextClassifier`` whose head reads the masked
+    mean of the token vectors. Being a keras-hub task, it carries its preprocessor (tokenizer
+    and vocabulary) into a saved ``.keras`` file. Registered with Keras as
+    ``tlcourse>MeanPooledBertClassifier``, so loading needs ``tlcourse.sentiment`` (see
+    :func:`load_classifier`)."""
+    if _MEAN_TASK:
+        return _MEAN_TASK[0]
+    import keras
+    import keras_hub
+
+    @keras.saving.register_keras_serializable(package="tlcourse")
+    class MeanPooledBertClassifier(keras_hub.models.TextClassifier):
+        backbone_cls = keras_hub.models.BertBackbone
+        preprocessor_cls = keras_hub.models.BertTextClassifierPreprocessor
+
+        def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs):
+            self.backbone = backbone
+            self.preprocessor = preprocessor
+            # the backbone's [CLS] pooler never reaches this head: keep it out of training
+            backbone.get_layer("pooled_dense").trainable = False
+            self.output_dropout = keras.layers.Dropout(
+                dropout, dtype=backbone.dtype_policy, name="classifier_dropout")
+            self.output_dense = keras.layers.Dense(
+                num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+                dtype=backbone.dtype_policy, name="logits")
+            inputs = backbone.input
+            tokens = backbone(inputs)["sequence_output"]
+            mask = keras.ops.cast(keras.ops.expand_dims(inputs["padding_mask"], -1), tokens.dtype)
+            pooled = keras.ops.sum(tokens * mask, axis=1) / keras.ops.maximum(
+                keras.ops.sum(mask, axis=1), 1.0)
+            outputs = self.output_dense(self.output_dropout(pooled))
+            kwargs.setdefault("compile", False)  # compile_for_finetuning() compiles it
+            super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+            self.num_classes = num_classes
+            self.dropout = dropout
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({"num_classes": self.num_classes, "dropout": self.dropout})
+            return config
+
+    _MEAN_TASK.append(MeanPooledBertClassifier)
+    return MeanPooledBertClassifier
+
+
+def build_classifier(preset: str, num_classes: int = 2, pretrained: bool = True,
+                     pooling: str = "mean", dropout: float = 0.1):
+    """A keras-hub BERT text classifier on ``preset`` (a preset name or a checkpoint folder,
+    e.g. ``encoder.preset``), without a preprocessor (feed it :func:`make_dataset`); it
+    outputs logits, and ``model.backbone`` is its ``BertBackbone``.
+
+    * ``pooling="mean"``: the head (dropout + dense layer ``logits``) reads the masked mean of
+      the token vectors, the pooling sentence-transformers models such as MiniLM were
+      trained with.
+    * ``pooling="cls"``: keras-hub's own ``BertTextClassifier``, whose head reads the ``[CLS]``
+      position through the checkpoint's pooler (a tanh dense layer).
+
+    ``pretrained=False`` builds the same architecture with random weights (keras-hub's
+    ``load_weights=False``): the twin that shows what pretraining buys.
+    """
+    import keras_hub
+
+    if not isinstance(preset, str) or not preset:
+        raise ValueError("preset must be a keras-hub preset name or folder, e.g. encoder.preset")
+    num_classes = _positive_int("num_classes", num_classes, 2)
+    if not isinstance(pretrained, bool):
+        raise ValueError(f"pretrained must be True or False, got {pretrained!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling == "cls":
+        return keras_hub.models.BertTextClassifier.from_preset(
+            preset, num_classes=num_classes, preprocessor=None, load_weights=pretrained,
+            dropout=dropout)
+    backbone = keras_hub.models.BertBackbone.from_preset(preset, load_weights=pretrained)
+    return _mean_task_class()(backbone, num_classes, dropout=dropout)
+
+
+def warm_start_head(model, logreg):
+    """Copy a scikit-learn logistic regression fitted on the model's own pooled features
+    (``encoder.embed`` at the same sequence length, section 4 of the lesson) into the
+    classifier's ``logits`` layer, so fine-tuning starts from the linear probe's answers
+    instead of a random head ("linear probing, then fine-tuning"). Returns the model.
+
+    The binary regression's ``w . x + b`` becomes the logits ``(-(w . x + b) / 2, (w . x + b)
+    / 2)``, whose softmax is exactly the regression's probabilities."""
+    clf = logreg[-1] if hasattr(logreg, "steps") else logreg
+    coef = getattr(clf, "coef_", None)
+    if coef is None or not hasattr(clf, "intercept_"):
+        raise ValueError("logreg must be a fitted scikit-learn LogisticRegression (or a "
+                         "pipeline ending in one), e.g. from fit_best_logreg()")
+    if hasattr(logreg, "steps") and len(logreg.steps) > 1:
+        raise ValueError("logreg must work on the raw pooled features: a pipeline with a "
+                         "transformer before the regression cannot be copied into the head")
+    try:
+        dense = model.get_layer("logits")
+    except ValueError:
+        raise ValueError("model has no 'logits' layer: use build_classifier()") from None
+    width, classes = dense.kernel.shape
+    if classes != 2 or coef.shape != (1, width):
+        raise ValueError(f"expected a binary regression on {width} features for a 2-class head, "
+                         f"got coefficients of shape {coef.shape} and {classes} classes")
+    w = coef[0].astype("float32") / 2
+    b = float(clf.intercept_[0]) / 2
+    dense.kernel.assign(np.stack([-w, w], axis=1))
+    dense.bias.assign(np.array([-b, b], dtype="float32"))
+    return model
+
+
+def save_classifier(model, preprocessor, path):
+    """Save ``model`` with ``preprocessor`` attached as one ``.keras`` file (configuration,
+    weights and the tokenizer's vocabulary; no pickled Python, no optimizer state: it is for
+    predicting). Returns the path; ``model`` itself is left as it was."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"save to a file ending in .keras, got {path.name!r}")
+    if not hasattr(model, "preprocessor"):
+        raise ValueError("model must be a classifier from build_classifier()")
+    if not (hasattr(preprocessor, "sequence_length") and hasattr(preprocessor, "tokenizer")):
+        raise ValueError("preprocessor must be e.g. encoder.preprocessor(sequence_length)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous, optimizer = model.preprocessor, getattr(model, "optimizer", None)
+    model.preprocessor = preprocessor
+    model.optimizer = None  # AdamW's two moments per weight would triple the file
+    try:
+        model.save(path)
+    finally:
+        model.preprocessor, model.optimizer = previous, optimizer
+    return path
+
+
+def load_classifier(path):
+    """Load a classifier saved by :func:`save_classifier`, in Keras' safe mode (no arbitrary
+    code runs). It comes back with its preprocessor, so it takes raw strings."""
+    from pathlib import Path
+
+    import keras
+
+    path = Path(path)
+    if path.suffix != ".keras" or not path.is_file():
+        raise ValueError(f"{path} is not a saved .keras file: save one with save_classifier()")
+    _mean_task_class()  # registers the lesson's classifier class with Keras
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def warmup_cosine(peak: float, total_steps: int, warmup_share: float = 0.1):
+    """Learning-rate schedule: linear warm-up from 0 to ``peak`` over the first
+    ``warmup_share`` of the steps, then cosine decay to 0 (Keras' ``CosineDecay``)."""
+    import keras
+
+    if not isinstance(peak, float) or not 0 < peak < 1:
+        raise ValueError(f"peak must be a small positive float such as 3e-5, got {peak!r}")
+    total_steps = _positive_int("total_steps", total_steps, 2)
+    if not isinstance(warmup_share, float) or not 0 <= warmup_share < 1:
+        raise ValueError(f"warmup_share must be a float in [0, 1), e.g. 0.1; got {warmup_share!r}")
+    warmup = int(round(warmup_share * total_steps))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else peak, decay_steps=max(total_steps - warmup, 1),
+        warmup_target=peak if warmup else None, warmup_steps=warmup)
+
+
+def compile_for_finetuning(model, total_steps: int, peak_lr: float = 3e-5,
+                           warmup_share: float = 0.1, weight_decay: float = 0.01,
+                           jit_compile: bool = False, run_eagerly: bool = False):
+    """Compile ``model`` with the usual BERT fine-tuning recipe: AdamW with decoupled weight
+    decay (not applied to biases and LayerNorm scales), warm-up then cosine decay, gradient
+    clipping at norm 1, sparse cross-entropy on logits. Returns the model.
+
+    ``jit_compile`` is off by default: XLA compiles the step again for every new batch
+    shape, and dynamic padding makes many shapes (measured on a 2-core CPU: much slower).
+    ``run_eagerly=True`` skips tracing the training step into a graph: on a CPU the trace of
+    a 6-layer BERT costs about 20 s once, worth it for hundreds of steps but not for a few
+    dozen (quick mode)."""
+    import keras
+
+    opt = keras.optimizers.AdamW(learning_rate=warmup_cosine(peak_lr, total_steps, warmup_share),
+                                 weight_decay=weight_decay, clipnorm=1.0)
+    opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    model.compile(optimizer=opt,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], jit_compile=jit_compile, run_eagerly=run_eagerly)
+    return model
+
+
+@dataclass
+class FitResult:
+    """What :func:`finetune` measured: the Keras history, the number of steps, the wall-clock
+    seconds (first step, which traces the graph, included), the median seconds of a step
+    after the first three, and per step the time and the running mean of the loss."""
+
+    history: dict
+    steps: int
+    seconds: float
+    seconds_per_step: float
+    step_times: list = field(default_factory=list)
+    losses: list = field(default_factory=list)
+
+
+class _StepTimer:
+    """A Keras callback that times training steps after the first ``skip`` (tracing)."""
+
+    def __new__(cls, skip=3):
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.times, self.losses, self._t = [], [], None
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self._t = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.times.append(time.perf_counter() - self._t)
+                if logs and "loss" in logs:
+                    self.losses.append(float(logs["loss"]))
+
+            def steady(self):
+                t = self.times[skip:] or self.times
+                return float(np.median(t)) if t else float("nan")
+
+        return Timer()
+
+
+def finetune(model, features, labels, epochs: int = 1, batch_size: int = 32,
+             peak_lr: float = 3e-5, warmup_share: float = 0.1, seed: int = 0,
+             max_steps: int | None = None, verbose: int = 1, jit_compile: bool = False,
+             run_eagerly: bool = False) -> FitResult:
+    """Fine-tune ``model`` on ``(features, labels)`` with :func:`compile_for_finetuning` and
+    the length-bucketed pipeline; ``max_steps`` caps the number of steps (quick mode,
+    equal budgets). Returns a :class:`FitResult` (history, steps, seconds per step)."""
+    import math
+
+    features, n = _features(features)
+    y = _labels(labels, n)
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    steps = math.ceil(n / batch_size) * epochs
+    if max_steps is not None:
+        steps = min(steps, _positive_int("max_steps", max_steps, 2))
+    compile_for_finetuning(model, steps, peak_lr, warmup_share, jit_compile=jit_compile,
+                           run_eagerly=run_eagerly)
+    ds = make_dataset(features, y, batch_size, shuffle=True, seed=seed).repeat().take(steps)
+    timer = _StepTimer()
+    start = time.perf_counter()
+    hist = model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=verbose, callbacks=[timer],
+                     shuffle=False)  # make_dataset shuffles; Keras cannot shuffle a Dataset
+    seconds = time.perf_counter() - start
+    return FitResult(hist.history, steps, seconds, timer.steady(), timer.times, timer.losses)
+
+
+# --------------------------------------------------------------------------- frozen features
+def cached_embeddings(encoder, texts, sequence_length: int = 64, batch_size: int = 64,
+                      progress: bool = True) -> np.ndarray:
+    """``encoder.embed(texts)`` (masked mean pooling), computed once and kept in the course
+    cache as a ``.npy`` file named by a hash of the encoder, the length and the texts, so a
+    rerun of the lesson loads it in a second. Loading never unpickles (``allow_pickle=False``)."""
+    from . import config
+
+    texts = _texts(texts)
+    sequence_length = _positive_int("sequence_length", sequence_length, 4)
+    if not hasattr(encoder, "embed"):
+        raise ValueError("encoder must be a tlcourse TextEncoder: text.load_text_encoder(...)")
+    key = hashlib.sha256()
+    key.update(f"{encoder.name}|{encoder.preset}|{encoder.source}|{sequence_length}".encode())
+    for t in texts:
+        key.update(t.encode("utf-8") + b"\0")
+    path = config.cache_dir() / "features" / f"embed_{encoder.name}_{key.hexdigest()[:20]}.npy"
+    if path.is_file():
+        feats = np.load(path, allow_pickle=False)
+        if feats.shape == (len(texts), encoder.backbone.hidden_dim):
+            return feats
+    feats = encoder.embed(texts, batch_size=batch_size, sequence_length=sequence_length,
+                          progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, feats, allow_pickle=False)
+    tmp.replace(path)
+    return feats
+
+
+# --------------------------------------------------------------------------- using the model
+def confident_mistakes(texts, labels, probs, k: int = 10):
+    """The ``k`` test snippets the model got wrong with the highest confidence: a DataFrame
+    with the text, the true and predicted label names and the probability it gave its
+    (wrong) answer."""
+    import pandas as pd
+
+    texts = _texts(texts)
+    y = _labels(labels, len(texts))
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (len(texts), len(LABELS)):
+        raise ValueError(f"probs must have shape ({len(texts)}, {len(LABELS)}), one row of class "
+                         f"probabilities per text (from predict_proba); got {probs.shape}")
+    k = _positive_int("k", k)
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:k]
+    return pd.DataFrame({
+        "text": [texts[i] for i in wrong],
+        "true": [LABELS[y[i]] for i in wrong],
+        "predicted": [LABELS[pred[i]] for i in wrong],
+        "confidence": probs[wrong, pred[wrong]].round(3),
+    })
+
+
+def classify(model, sentences, preprocessor=None):
+    """Classify raw sentences: a DataFrame with each sentence, the verdict (``rotten`` or
+    ``fresh``) and P(fresh). ``model`` outputs logits; it either carries its own
+    preprocessor (a saved and reloaded lesson model does) or takes ``preprocessor``."""
+    import pandas as pd
+
+    sentences = _texts(sentences, "sentences")
+    if any(not s.strip() for s in sentences):
+        raise ValueError("sentences must not be empty strings: type a sentence first")
+    if preprocessor is None:
+        preprocessor = getattr(model, "preprocessor", None)
+        if preprocessor is None:
+            raise ValueError("this model has no preprocessor: pass preprocessor="
+                             "encoder.preprocessor(sequence_length)")
+    probs = predict_proba(model, encode(preprocessor, sentences))
+    return pd.DataFrame({"sentence": sentences,
+                         "verdict": [LABELS[i] for i in probs.argmax(1)],
+                         "p_fresh": probs[:, 1].round(3)})
+
+
+def sentence_box(model, preprocessor=None, placeholder="Type a sentence about a film"):
+    """A text box and a button (ipywidgets) that run :func:`classify` on what you type."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    # continuous_update=False: the value changes (and we classify) on Enter, not per key
+    box = widgets.Text(placeholder=placeholder, continuous_update=False,
+                       layout=widgets.Layout(width="70%"))
+    button = widgets.Button(description="Classify", button_style="primary")
+    out = widgets.Output()
+
+    def run(_=None):
+        out.clear_output()
+        with out:
+            try:
+                display(classify(model, [box.value], preprocessor))
+            except ValueError as exc:
+                print(exc)
+
+    button.on_click(run)
+    box.observe(run, names="value")
+    ui = widgets.VBox([widgets.HBox([box, button]), out])
+    ui.text, ui.button, ui.output = box, button, out  # handles for tests and exercises
+    return ui
+
+
+# --------------------------------------------------------------------------- ready-made model
+#: keras-hub preset already fine-tuned for sentiment (SST-2: 0 = negative, 1 = positive)
+READY_MADE = "bert_tiny_en_uncased_sst2"
+
+
+def ready_made_classifier(preset: str = READY_MADE):
+    """keras-hub's BERT already fine-tuned for sentiment, with its preprocessor, or None when
+    it cannot be had offline (it is downloaded from Kaggle; no package ships it).
+
+    ``TLCOURSE_OFFLINE=1``: never downloads, returns None. ``TLCOURSE_OFFLINE=0``: a failed
+    download is an error. Unset: a failure prints one line and returns None.
+    """
+    from . import assets, config
+
+    if not isinstance(preset, str) or not preset:
+        raise ValueError("preset must be a keras-hub preset name such as 'bert_tiny_en_uncased_sst2'")
+    mode = config.network_mode()
+    if mode == config.OFFLINE:
+        assets.announce(f"offline (TLCOURSE_OFFLINE=1): the ready-made classifier {preset} "
+                        f"needs the network; skipped")
+        return None
+    try:
+        if not assets.reachable("https://www.kaggle.com"):
+            raise assets.AssetUnavailable("www.kaggle.com is unreachable")
+        import keras_hub
+
+        try:
+            return keras_hub.models.TextClassifier.from_preset(preset)
+        except Exception as exc:  # keras-hub raises various errors for failed downloads
+            raise assets.AssetUnavailable(f"keras-hub preset {preset!r}: {exc}") from exc
+    except assets.AssetUnavailable as exc:
+        if mode == config.ONLINE:
+            raise assets.AssetUnavailable(f"{exc} (TLCOURSE_OFFLINE=0 forbids skipping it)") from exc
+        assets.announce(f"offline: the ready-made classifier {preset} needs the network "
+                        f"({exc}); skipped")
+        return None
