@@ -72,12 +72,16 @@ class TextEncoder:
         order = np.argsort([len(t) for t in texts])
         out = np.zeros((len(texts), self.backbone.hidden_dim), dtype=np.float32)
 
-        @tf.function(reduce_retracing=True)
-        def pooled(token_ids, padding_mask, segment_ids):
-            seq = self.backbone({"token_ids": token_ids, "padding_mask": padding_mask,
-                                 "segment_ids": segment_ids}, training=False)["sequence_output"]
-            mask = tf.cast(padding_mask, seq.dtype)[..., None]
-            return tf.reduce_sum(seq * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
+        pooled = self.__dict__.get("_pooled")  # one traced function per encoder, not per call
+        if pooled is None:
+            @tf.function(reduce_retracing=True)
+            def pooled(token_ids, padding_mask, segment_ids):
+                seq = self.backbone({"token_ids": token_ids, "padding_mask": padding_mask,
+                                     "segment_ids": segment_ids}, training=False)["sequence_output"]
+                mask = tf.cast(padding_mask, seq.dtype)[..., None]
+                return tf.reduce_sum(seq * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
+
+            self.__dict__["_pooled"] = pooled
 
         batches = range(0, len(texts), batch_size)
         if progress:
@@ -88,6 +92,7 @@ class TextEncoder:
             idx = order[start:start + batch_size]
             x = pre([texts[i] for i in idx])
             length = int(tf.reduce_max(tf.reduce_sum(tf.cast(x["padding_mask"], tf.int32), 1)))
+            length = min(-(-length // 8) * 8, sequence_length)  # few shapes: CPU kernels set up once
             x = {k: v[:, :length] for k, v in x.items()}
             out[idx] = pooled(x["token_ids"], x["padding_mask"], x["segment_ids"]).numpy()
         return out
