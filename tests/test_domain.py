@@ -81,6 +81,7 @@ def test_build_domains_small(monkeypatch):
     assert u.images_train.shape == (1347, 28, 28) and u.images_test.shape == (450, 28, 28)
     assert mm.x_train.shape == (100, 28, 28, 3) and mm.x_train is mm.x_train  # computed once
     assert "MNIST-M recipe" in mm.description
+    assert m.source == mm.source == "offline" and u.source == "offline"
 
 
 # --------------------------------------------------------------------------- CORAL

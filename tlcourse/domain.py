@@ -181,6 +181,7 @@ class Domain:
     images_test: np.ndarray
     y_test: np.ndarray
     description: str
+    source: str = "offline"  # where the data came from: "online", "cache", "mirror", "offline"
 
     @cached_property
     def x_train(self) -> np.ndarray:
@@ -213,12 +214,13 @@ def build_domains(n_train: int | None = None, n_test: int | None = None,
     photos = ", ".join(COLOUR_PHOTOS)
     return {
         "MNIST": Domain("MNIST", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test,
-                        mnist.description),
+                        mnist.description, mnist.source),
         "MNIST-M-style": Domain(
             "MNIST-M-style", blend_with_photos(mnist.x_train, seed=seed + 1), mnist.y_train,
             blend_with_photos(mnist.x_test, seed=seed + 2), mnist.y_test,
             f"the MNIST digits above, each blended |patch - digit| with a random textured "
-            f"patch of a bundled colour photo ({photos}); the MNIST-M recipe, other photos"),
+            f"patch of a bundled colour photo ({photos}); the MNIST-M recipe, other photos",
+            mnist.source),
         "UCI digits": Domain(
             "UCI digits", resize_digits(digits.x_train), digits.y_train,
             resize_digits(digits.x_test), digits.y_test,
