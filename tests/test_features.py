@@ -368,3 +368,15 @@ def test_float16_features_halve_memory_and_have_their_own_key(tmp_path):
     np.testing.assert_allclose(half["map"], full["map"], rtol=2e-3, atol=2e-3)
     with pytest.raises(ValueError, match="float16"):
         features.extract(net, x, scale, progress=False, dtype=np.int8)
+
+
+def test_probe_at_size_with_the_real_network():
+    """The exercise-3 helper end to end on a few real digits (offline weights here)."""
+    from tlcourse.data import load_mnist
+
+    data = load_mnist(n_train=60, n_test=30)
+    cache = features.FeatureCache()
+    acc = features.probe_at_size(32, data.x_train, data.y_train, data.x_test, data.y_test, cache)
+    assert 0.0 <= acc <= 1.0
+    again = features.probe_at_size(32, data.x_train, data.y_train, data.x_test, data.y_test, cache)
+    assert again == acc and [e["source"] for e in cache.log] == ["computed"] * 2 + ["memory"] * 2
