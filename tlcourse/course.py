@@ -24,8 +24,9 @@ LESSONS = {
     "04_resnet50_imagenet.ipynb": (
         "ImageNet prediction with ResNet50",
         "OpenCV input, matching preprocessing, top-5, Grad-CAM, predict your own image"),
-    # 05_bert_sentiment.ipynb (BERT sentiment with keras-hub) is still in progress: it joins
-    # this list, the README table and the tests when its quick-mode checks pass.
+    "05_bert_sentiment.ipynb": (
+        "BERT sentiment with keras-hub",
+        "tokenisation, honest baselines, frozen vs fine-tuned encoder, what pretraining buys"),
     "06_domain_adaptation.ipynb": (
         "Domain adaptation",
         "measuring a domain gap, few-label fine-tuning, CORAL and DANN"),
