@@ -15,19 +15,13 @@ frozen bases are not run again). The solutions notebook is timed in quick mode. 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import sys
-import time
 from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from results import stamp, write_section  # noqa: E402
+from results import run_notebook, stamp, write_section  # noqa: E402
 
 NAME = "01_transfer_learning_concepts.ipynb"
 NOTEBOOK = HERE.parent / "notebooks" / NAME
@@ -76,57 +70,12 @@ print("BENCH" + _json.dumps(_out))
 '''
 
 
-def _set_quick(quick: bool):
-    os.environ["TLCOURSE_QUICK"] = "1" if quick else "0"
-
-
-def _lesson_wall(nb, skip_last: bool) -> float:
-    """Seconds from the first cell's start to the last lesson cell's end (nbclient's timings)."""
-    from datetime import datetime
-
-    stamps = [c.metadata.get("execution", {}) for c in nb.cells if c.cell_type == "code"]
-    if skip_last:
-        stamps = stamps[:-1]
-    stamps = [s for s in stamps if s]
-    begin = datetime.fromisoformat(stamps[0]["iopub.execute_input"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(stamps[-1]["shell.execute_reply"].replace("Z", "+00:00"))
-    return (end - begin).total_seconds()
-
-
-def run(path: Path, quick: bool, harvest: str | None = None) -> tuple[float, float, dict | None]:
+def run(path: Path, quick: bool, harvest: str | None = None) -> tuple[float, float, dict]:
     """Execute ``path`` from the top in a fresh kernel. Returns the wall seconds of the
     notebook's own cells (kernel start and the harvest cell excluded), the kernel's CPU
     seconds (all of it, harvest included) and the harvested figures."""
-    old = os.environ.get("TLCOURSE_QUICK")
-    _set_quick(quick)
-    nb = nbformat.read(path, as_version=4)
-    if harvest:
-        nb.cells.append(nbformat.v4.new_code_cell(harvest))
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    try:
-        client.execute()
-    finally:
-        if old is None:
-            os.environ.pop("TLCOURSE_QUICK", None)
-        else:
-            os.environ["TLCOURSE_QUICK"] = old
-    wall = time.perf_counter() - start
-    try:
-        wall = _lesson_wall(nb, skip_last=bool(harvest))
-    except (KeyError, IndexError, ValueError):  # no timings recorded: keep the whole run
-        pass
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    data = None
-    if harvest:
-        for out in nb.cells[-1].outputs:
-            text = out.get("text", "")
-            if "BENCH" in text:
-                data = json.loads(text.split("BENCH", 1)[1])
-    return wall, cpu, data
+    r = run_notebook(path, quick, harvest, raise_on_error=True)
+    return r.cells_wall_s, r.cpu_s, r.data
 
 
 def _curve_rows(curves, unit) -> list[str]:

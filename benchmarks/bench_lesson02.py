@@ -14,15 +14,13 @@ on a shared machine it is the better estimate of the time on an idle one. Writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from results import stamp, write_section  # noqa: E402
+from results import run_notebook, stamp, write_section  # noqa: E402
 
 NOTEBOOK = HERE.parent / "notebooks" / "02_freezing_layers.ipynb"
 SOLUTIONS = HERE.parent / "notebooks" / "solutions" / "02_freezing_layers.ipynb"
@@ -46,37 +44,10 @@ SOLUTIONS_PROBE = _CPU + f"print({MARK!r} + _json.dumps(_out))\n"
 def run(path: Path, quick: bool, probe: str, save: Path | None = None) -> dict:
     """Execute ``path`` in a fresh kernel; wall seconds, status and what the probe printed.
     With ``save``, the executed notebook (outputs included) is written there, outside the repo."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    saved = os.environ.get("TLCOURSE_QUICK")
-    os.environ["TLCOURSE_QUICK"] = "1" if quick else "0"
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(probe))
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    try:
-        client.execute()
-        status = "ok"
-    except Exception as exc:  # record the failure, keep going
-        status = "FAILED: " + str(exc).strip().splitlines()[-1][:160]
-    finally:
-        if saved is None:
-            os.environ.pop("TLCOURSE_QUICK", None)
-        else:
-            os.environ["TLCOURSE_QUICK"] = saved
-    wall = time.perf_counter() - start
-    if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, save / f"{path.stem}_{'quick' if quick else 'full'}.ipynb")
-    payload: dict = {}
-    for output in nb.cells[-1].get("outputs", []):
-        for line in output.get("text", "").splitlines():
-            if line.startswith(MARK):
-                payload = json.loads(line[len(MARK):])
+    file = save / f"{path.stem}_{'quick' if quick else 'full'}.ipynb" if save else None
+    r = run_notebook(path, quick, probe, marker=MARK, save=file)
     # the probe cell itself is negligible; the kernel's start-up is not in the wall time
-    return {"wall_s": wall, "status": status, **payload}
+    return {"wall_s": r.wall_s, "status": r.status, **r.data}
 
 
 def sweep_table(result: dict) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from results import stamp, write_section  # noqa: E402
+from results import run_notebook, stamp, write_section  # noqa: E402
 
 NOTEBOOK = HERE.parent / "notebooks" / "04_resnet50_imagenet.ipynb"
 SOLUTIONS = HERE.parent / "notebooks" / "solutions" / "04_resnet50_imagenet.ipynb"
@@ -80,15 +80,13 @@ def model_figures(repeats: int = 5) -> list[str]:
 
 
 def notebook_times() -> list[str]:
-    from time_notebooks import run
-
     rows = ["| notebook | quick mode (s) | full mode (s) |", "|---|---|---|"]
     for path in (NOTEBOOK, SOLUTIONS):
         cells = []
         for quick in (True, False):
-            seconds, status = run(path, quick=quick)
-            print(f"{path.name} quick={quick}: {seconds:.0f} s {status}", flush=True)
-            cells.append(f"{seconds:.0f}" + ("" if status == "ok" else f" ({status})"))
+            r = run_notebook(path, quick=quick)
+            print(f"{path.name} quick={quick}: {r.wall_s:.0f} s {r.status}", flush=True)
+            cells.append(f"{r.wall_s:.0f}" + ("" if r.ok else f" ({r.status})"))
         rows.append(f"| `{path.relative_to(HERE.parent / 'notebooks')}` | " + " | ".join(cells) + " |")
     return rows
 

@@ -15,19 +15,13 @@ the kernel's CPU time is then the better guide.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from results import stamp, write_section  # noqa: E402
+from results import run_notebook, stamp, write_section  # noqa: E402
 
 NOTEBOOK = HERE.parent / "notebooks" / "06_domain_adaptation.ipynb"
 SOLUTIONS = HERE.parent / "notebooks" / "solutions" / "06_domain_adaptation.ipynb"
@@ -65,38 +59,14 @@ print("BENCH_JSON " + _json.dumps(_report))
 
 
 def run(path: Path, quick: bool, save: Path | None) -> dict:
-    saved = {k: os.environ.get(k) for k in ("TLCOURSE_QUICK", "TLCOURSE_CACHE")}
-    os.environ["TLCOURSE_QUICK"] = "1" if quick else "0"
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL))
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["TLCOURSE_CACHE"] = cache  # a first run: no cached ImageNet features
-        client = NotebookClient(nb, timeout=3600, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        load_before = os.getloadavg()[0]
-        start = time.perf_counter()
-        status = "ok"
-        try:
-            client.execute()
-        except Exception as exc:  # record the failure
-            status = "FAILED: " + str(exc).strip().splitlines()[-1][:160]
-        wall = time.perf_counter() - start
-        load_after = os.getloadavg()[0]
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    file = None
     if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, save / f"{path.stem}{'_solutions' if 'solutions' in str(path) else ''}"
-                               f"_{'quick' if quick else 'full'}.ipynb")
-    report = {}
-    for output in nb.cells[-1].get("outputs", []):
-        for line in output.get("text", "").splitlines():
-            if line.startswith("BENCH_JSON "):
-                report = json.loads(line[len("BENCH_JSON "):])
-    return {"wall_s": wall, "status": status, "load": (load_before, load_after), **report}
+        file = save / (f"{path.stem}{'_solutions' if 'solutions' in str(path) else ''}"
+                       f"_{'quick' if quick else 'full'}.ipynb")
+    with tempfile.TemporaryDirectory() as cache:  # a first run: no cached ImageNet features
+        r = run_notebook(path, quick, REPORT_CELL, marker="BENCH_JSON ", save=file,
+                         env={"TLCOURSE_CACHE": cache})
+    return {"wall_s": r.wall_s, "status": r.status, "load": r.load, **r.data}
 
 
 def _cell(v) -> str:

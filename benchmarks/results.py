@@ -1,17 +1,23 @@
-"""Write one section of benchmarks/RESULTS.md without touching the others.
+"""What every benchmark script shares: running a notebook as a learner would, and writing one
+section of benchmarks/RESULTS.md without touching the others.
 
-Every benchmark script calls ``write_section(name, markdown)``; the section sits between
-``<!-- name:start -->`` and ``<!-- name:end -->`` markers, so scripts can run in any order
-(a file lock keeps two writers from losing each other's figures).
+``run_notebook`` executes a notebook from the top in a fresh kernel (nbclient) and can append one
+cell that prints the lesson's figures as ``MARKER{json}``. ``write_section(name, markdown)``
+puts a section between ``<!-- name:start -->`` and ``<!-- name:end -->`` markers, so scripts
+can run in any order (a file lock keeps two writers from losing each other's figures).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import json
 import os
 import platform
 import re
+import resource
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -47,3 +53,90 @@ def write_section(name: str, markdown: str) -> Path:
         fh.truncate()
         fh.write(text)
     return RESULTS
+
+
+@dataclass
+class NotebookRun:
+    """One execution of a notebook: wall and kernel CPU seconds, status, harvested figures."""
+
+    wall_s: float
+    cpu_s: float
+    status: str  # "ok", or "FAILED: <last line of the error>"
+    cells_wall_s: float  # first cell's start to the last notebook cell's end (no kernel start)
+    load: tuple[float, float]  # 1-minute load average at the start and at the end
+    data: dict = field(default_factory=dict)  # what the harvest cell printed after MARKER
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def run_notebook(path: Path, quick: bool, harvest: str | None = None, marker: str = "BENCH",
+                 env: dict | None = None, save: Path | None = None,
+                 raise_on_error: bool = False) -> NotebookRun:
+    """Execute ``path`` from the top in a fresh kernel with TLCOURSE_QUICK set for ``quick``.
+
+    ``harvest``: source of one extra cell run at the end in the same kernel; the JSON it prints
+    after ``marker`` comes back as ``.data``. ``env``: more environment variables for the run
+    (restored afterwards; a value of None unsets one). ``save``: write the executed notebook
+    (outputs included) to this file. A failing cell is recorded in ``.status`` (the other
+    notebooks of a benchmark still run) unless ``raise_on_error``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    changes = {"TLCOURSE_QUICK": "1" if quick else "0", **(env or {})}
+    saved = {key: os.environ.get(key) for key in changes}
+    nb = nbformat.read(path, as_version=4)
+    if harvest:
+        nb.cells.append(nbformat.v4.new_code_cell(harvest))
+    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    for key, value in changes.items():
+        _setenv(key, value)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    status = "ok"
+    try:
+        client.execute()
+    except Exception as exc:
+        if raise_on_error:
+            raise
+        status = "FAILED: " + (str(exc).strip().splitlines() or ["?"])[-1][:160]
+    finally:
+        wall = time.perf_counter() - start
+        for key, value in saved.items():
+            _setenv(key, value)
+        if save is not None:
+            save.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, save)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    data: dict = {}
+    if harvest:
+        for output in nb.cells[-1].get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith(marker):
+                    data = json.loads(line[len(marker):])
+    cells = nb.cells[:-1] if harvest else nb.cells
+    return NotebookRun(wall, cpu, status, _cells_wall(cells, default=wall),
+                       (load_before, os.getloadavg()[0]), data)
+
+
+def _cells_wall(cells, default: float) -> float:
+    """Seconds from the first code cell's start to the last one's end (nbclient's timings)."""
+    stamps = [c.metadata.get("execution", {}) for c in cells if c.cell_type == "code"]
+    stamps = [s for s in stamps if "iopub.execute_input" in s and "shell.execute_reply" in s]
+    if not stamps:
+        return default
+    begin = _dt.datetime.fromisoformat(stamps[0]["iopub.execute_input"].replace("Z", "+00:00"))
+    end = _dt.datetime.fromisoformat(stamps[-1]["shell.execute_reply"].replace("Z", "+00:00"))
+    return (end - begin).total_seconds()
+
+
+def _setenv(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value

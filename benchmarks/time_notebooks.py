@@ -13,37 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import stamp, write_section  # noqa: E402
+from results import run_notebook, stamp, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-
-
-def run(path: Path, quick: bool) -> tuple[float, str]:
-    env_quick = os.environ.get("TLCOURSE_QUICK")
-    os.environ["TLCOURSE_QUICK"] = "1" if quick else "0"
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    try:
-        client.execute()
-        status = "ok"
-    except Exception as exc:  # record the failure and go on with the other notebooks
-        status = "FAILED: " + str(exc).strip().splitlines()[-1][:120]
-    finally:
-        if env_quick is None:
-            os.environ.pop("TLCOURSE_QUICK", None)
-        else:
-            os.environ["TLCOURSE_QUICK"] = env_quick
-    return time.perf_counter() - start, status
 
 
 def main(argv=None) -> int:
@@ -54,21 +30,27 @@ def main(argv=None) -> int:
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
     if args.only:
         paths = [p for p in paths if p.name[:2] in args.only]
-    rows = ["| notebook | " + " | ".join(f"{m} mode (s)" for m in args.modes) + " |",
-            "|---|" + "---|" * len(args.modes)]
+    rows = ["| notebook | " + " | ".join(f"{m} mode: wall / kernel CPU (s)" for m in args.modes)
+            + " |", "|---|" + "---|" * len(args.modes)]
     failed = 0
+    loads = [os.getloadavg()[0]]
     for path in paths:
         cells = []
         for mode in args.modes:
-            seconds, status = run(path, quick=(mode == "quick"))
-            print(f"{path.relative_to(ROOT)} [{mode}]: {seconds:.0f} s {status}", flush=True)
-            cells.append(f"{seconds:.0f}" + ("" if status == "ok" else f" ({status})"))
-            failed += status != "ok"
+            r = run_notebook(path, quick=(mode == "quick"))
+            print(f"{path.relative_to(ROOT)} [{mode}]: {r.wall_s:.0f} s wall, {r.cpu_s:.0f} s "
+                  f"CPU {r.status}", flush=True)
+            cells.append(f"{r.wall_s:.0f} / {r.cpu_s:.0f}" + ("" if r.ok else f" ({r.status})"))
+            failed += not r.ok
+            loads.append(r.load[1])
         rows.append(f"| `{path.relative_to(NOTEBOOKS)}` | " + " | ".join(cells) + " |")
     section = "_".join(["notebooks", *args.modes, *(args.only or [])])
     write_section(section, f"## Notebook run times ({', '.join(args.modes)})\n\n{stamp()}. "
                   "Each notebook executed from the top in a fresh kernel (nbclient), offline "
-                  "mirror as configured in the environment.\n\n" + "\n".join(rows))
+                  "mirror as configured in the environment. Load average (1 min) from "
+                  f"{min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores: above "
+                  f"{os.cpu_count()}, other programs shared the CPU and wall times are "
+                  "inflated.\n\n" + "\n".join(rows))
     return 1 if failed else 0
 
 
