@@ -117,8 +117,8 @@ def run_notebook(path: Path, quick: bool, harvest: str | None = None, marker: st
     if harvest:
         for output in nb.cells[-1].get("outputs", []):
             for line in output.get("text", "").splitlines():
-                if line.startswith(marker):
-                    data = json.loads(line[len(marker):])
+                if marker in line:  # after a progress bar's "\r", the marker may not start the line
+                    data = json.loads(line.split(marker, 1)[1])
     cells = nb.cells[:-1] if harvest else nb.cells
     return NotebookRun(wall, cpu, status, _cells_wall(cells, default=wall),
                        (load_before, os.getloadavg()[0]), data)
