@@ -188,10 +188,20 @@ def fake_keras_apps(monkeypatch):
 
 
 def _put_in_cache(asset_name, payload=b"weights"):
+    """A cache entry as fetch leaves it: the file and its SHA-256 beside it."""
     path = assets.cached_path(asset_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(payload)
+    path.with_name(path.name + ".sha256").write_text(hashlib.sha256(payload).hexdigest())
     return path
+
+
+def _unchecked(monkeypatch, asset_name):
+    """Register ``asset_name`` without its structural check (these payloads are not h5 files)."""
+    import dataclasses
+
+    monkeypatch.setitem(assets.REGISTRY, asset_name,
+                        dataclasses.replace(assets.get(asset_name), check=None))
 
 
 def test_online_mobilenet_v2_uses_keras_weights_and_preprocessing(isolated_env, fake_keras_apps):
@@ -219,6 +229,7 @@ def test_online_path_loads_a_real_keras_weights_file(isolated_env):
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as fh:
         legacy_h5_format.save_weights_to_hdf5_group(fh, source)
+    path.with_name(path.name + ".sha256").write_text(assets.sha256(path))
     net = models.load_imagenet("mobilenet_v2", include_top=False, input_size=48, pooling="avg")
     assert (net.name, net.source, net.model.name) == ("mobilenet_v2", "cache", "mobilenetv2_1.00_48")
     assert "224-px weights used at 48 px" in net.description
@@ -253,6 +264,7 @@ def test_online_resnet50_checks_keras_md5(isolated_env, fake_keras_apps, monkeyp
 def test_mirror_and_download_sources(isolated_env, fake_keras_apps, monkeypatch):
     mirror = isolated_env / "mirror"
     mirror.mkdir()
+    _unchecked(monkeypatch, "keras_mobilenet_v2_224")
     asset = assets.get("keras_mobilenet_v2_224")
     (mirror / asset.filename).write_bytes(b"top weights")
     monkeypatch.setenv("TLCOURSE_MIRROR", str(mirror))
@@ -287,7 +299,7 @@ def test_failed_download_falls_back_fast_and_says_so(isolated_env, monkeypatch, 
         def broken(*args, **kwargs):
             raise ConnectionError("connection reset by peer")
 
-        monkeypatch.setattr(pooch, "retrieve", broken)
+        monkeypatch.setattr(pooch.HTTPDownloader, "__call__", broken)
     announced = []
     monkeypatch.setattr(assets, "announce", lambda msg: (announced.append(
         (time.monotonic(), msg)), print(msg)))

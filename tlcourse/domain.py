@@ -681,7 +681,7 @@ def imagenet_features(net, images, batch: int = 500, cache: bool = True) -> np.n
     """
     import hashlib
 
-    from . import config
+    from . import assets, config
 
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
@@ -691,13 +691,13 @@ def imagenet_features(net, images, batch: int = 500, cache: bool = True) -> np.n
     key = hashlib.sha256(images.tobytes() + str(images.shape).encode() + repr(
         (net.name, net.input_size, net.pooling, net.source, net.description)).encode()).hexdigest()
     path = config.cache_dir() / "features" / f"{net.name}_{net.input_size}_{key[:20]}.npy"
-    if cache and path.is_file():
-        return np.load(path, allow_pickle=False)
-    parts = [np.asarray(net.model.predict(net.preprocess(to_rgb(images[i:i + batch])),
-                                          batch_size=100, verbose=0))
-             for i in range(0, len(images), batch)]
-    out = np.concatenate(parts).astype(np.float32).reshape(len(images), -1)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, out, allow_pickle=False)
-    return out
+
+    def compute():
+        parts = [np.asarray(net.model.predict(net.preprocess(to_rgb(images[i:i + batch])),
+                                              batch_size=100, verbose=0))
+                 for i in range(0, len(images), batch)]
+        return np.concatenate(parts).astype(np.float32).reshape(len(images), -1)
+
+    if not cache:
+        return compute()
+    return assets.cached_array(path, compute, f"{net.name} features of {len(images)} images")

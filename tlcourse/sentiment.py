@@ -513,7 +513,7 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64, batch_size: int
     """``encoder.embed(texts)`` (masked mean pooling), computed once and kept in the course
     cache as a ``.npy`` file named by a hash of the encoder, the length and the texts, so a
     rerun of the lesson loads it in a second. Loading never unpickles (``allow_pickle=False``)."""
-    from . import config
+    from . import assets, config
 
     texts = _texts(texts)
     sequence_length = _positive_int("sequence_length", sequence_length, 4)
@@ -524,17 +524,10 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64, batch_size: int
     for t in texts:
         key.update(t.encode("utf-8") + b"\0")
     path = config.cache_dir() / "features" / f"embed_{encoder.name}_{key.hexdigest()[:20]}.npy"
-    if path.is_file():
-        feats = np.load(path, allow_pickle=False)
-        if feats.shape == (len(texts), encoder.backbone.hidden_dim):
-            return feats
-    feats = encoder.embed(texts, batch_size=batch_size, sequence_length=sequence_length,
-                          progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, feats, allow_pickle=False)
-    tmp.replace(path)
-    return feats
+    return assets.cached_array(
+        path, lambda: encoder.embed(texts, batch_size=batch_size, sequence_length=sequence_length,
+                                    progress=progress),
+        f"embeddings of {len(texts)} texts", shape=(len(texts), encoder.backbone.hidden_dim))
 
 
 # --------------------------------------------------------------------------- using the model
