@@ -270,7 +270,7 @@ def seal(path: Path, digest: str | None = None) -> None:
     write_atomic(sidecar(path), lambda tmp: tmp.write_text(digest + "\n"))
 
 
-def write_atomic(dest: Path, write: Callable[[Path], None], nbytes: int | None = None) -> Path:
+def write_atomic(dest: Path, write: Callable[[Path], None], nbytes=None) -> Path:
     """``write(tmp)`` fills a temporary file beside ``dest``, which then replaces ``dest`` in one
     step (readers never see half a file). A full disk raises :class:`CacheFull`; no partial file
     is left either way."""
@@ -282,13 +282,16 @@ def write_atomic(dest: Path, write: Callable[[Path], None], nbytes: int | None =
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, dest)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        free = shutil.disk_usage(dest.parent).free
+        # numpy reports a short write without an errno; h5py and plain writes carry ENOSPC
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and (exc.errno or free > 2**20):
             raise
+        nbytes = nbytes() if callable(nbytes) else nbytes
         need = f"{nbytes:,} bytes" if nbytes else (
             f"more than the {tmp.stat().st_size if tmp.exists() else 0:,} bytes written")
         raise CacheFull(exc.errno, (
             f"no space left in {dest.parent}: {dest.name} needs {need}, "
-            f"{shutil.disk_usage(dest.parent).free:,} bytes are free. Free some space there, "
+            f"{free:,} bytes are free. Free some space there, "
             f"or point TLCOURSE_CACHE at a folder with room")) from None
     finally:
         tmp.unlink(missing_ok=True)
@@ -313,7 +316,7 @@ def _intact(path: Path, check, sealed: bool) -> str | None:
 
 def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
                 check: Callable[[Path], None] | None = None, sealed: bool = True,
-                nbytes: int | None = None) -> tuple[Path | None, object]:
+                nbytes=None) -> tuple[Path | None, object]:
     """The one way the course fills its cache: ``(path, made)`` of a verified entry at ``dest``.
 
     A good entry (its sha256 sidecar matches when ``sealed``, else ``check`` passes) is used
@@ -377,13 +380,16 @@ def cached_array(dest: Path, compute: Callable[[], object], what: str,
         if shape is not None and arr.shape != tuple(shape):
             raise ValueError(f"shape {arr.shape}, expected {tuple(shape)}")
 
-    def make(tmp):
-        arr = np.asarray(compute())
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-        return arr
+    made = []
 
-    path, value = ensure_file(dest, make, what=what, check=check)
+    def make(tmp):
+        made.append(np.asarray(compute()))
+        with open(tmp, "wb") as fh:
+            np.save(fh, made[0], allow_pickle=False)
+        return made[0]
+
+    path, value = ensure_file(dest, make, what=what, check=check,
+                              nbytes=lambda: made[0].nbytes + 128 if made else None)
     if value is not None:
         return value
     if path is None:
@@ -457,6 +463,18 @@ def mirror_file(asset: Asset) -> Path | None:
                                        sealed=False) is None:
         return candidate
     return None
+
+
+def mirror_preset(preset: str) -> Path | None:
+    """A folder mirror's copy of a keras-hub preset: the folder named after the preset's last
+    part (``bert_tiny_en_uncased``, ``all-MiniLM-L6-v2``) holding a ``config.json``, or None."""
+    if not isinstance(preset, str) or not preset:
+        raise ValueError(f"preset must be a keras-hub preset name, got {preset!r}")
+    source = config.mirror()
+    if not source or urlparse(source).scheme in ("http", "https"):
+        return None
+    folder = Path(source).expanduser() / preset.rstrip("/").split("/")[-1]
+    return folder if (folder / "config.json").is_file() else None
 
 
 def fetch(name: str) -> Sourced:

@@ -617,6 +617,10 @@ def ready_made_classifier(preset: str = READY_MADE):
 
     if not isinstance(preset, str) or not preset:
         raise ValueError("preset must be a keras-hub preset name such as 'bert_tiny_en_uncased_sst2'")
+    if (local := assets.mirror_preset(preset)) is not None:
+        import keras_hub
+
+        return keras_hub.models.TextClassifier.from_preset(str(local))
     mode = config.network_mode()
     if mode == config.OFFLINE:
         assets.announce(f"offline (TLCOURSE_OFFLINE=1): the ready-made classifier {preset} "

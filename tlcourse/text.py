@@ -137,6 +137,8 @@ def load_text_encoder(name: str = "minilm") -> TextEncoder:
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
     preset, desc = ENCODERS[name]
+    if (local := assets.mirror_preset(preset)) is not None:
+        return _load(name, str(local), "mirror", desc).value
 
     def online():
         host = preset_host(preset)
