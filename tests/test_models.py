@@ -428,3 +428,21 @@ def test_import_does_not_load_tensorflow():
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_damaged_conversion_is_announced_removed_and_redone(lite, offline_cache, capsys):
+    """64 flipped bytes in the converted weights once loaded silently (weights near -6e23)."""
+    path = efficientnet_lite.cached_weights_path()
+    assert assets.sidecar(path).read_text().strip() == assets.sha256(path)
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 64] = bytes(b ^ 0xFF for b in data[mid:mid + 64])
+    path.write_bytes(data)
+    capsys.readouterr()
+    model = efficientnet_lite.build(include_top=True)
+    efficientnet_lite._load_classifier(model)
+    out = capsys.readouterr().out
+    assert out.count("damaged cache entry") == 1 and "rebuilding" in out
+    for a, b in zip(model.weights, lite.model.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert assets.sidecar(path).read_text().strip() == assets.sha256(path)
