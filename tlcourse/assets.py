@@ -73,6 +73,8 @@ REGISTRY: dict[str, Asset] = {}
 
 def register(asset: Asset) -> Asset:
     """Add an asset to the registry (each name once)."""
+    if not isinstance(asset, Asset):
+        raise TypeError(f"register() takes an assets.Asset(...), got {type(asset).__name__}")
     if asset.name in REGISTRY and REGISTRY[asset.name] != asset:
         raise ValueError(f"asset {asset.name!r} is already registered with other details")
     REGISTRY[asset.name] = asset
@@ -167,6 +169,8 @@ def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
     thread and is abandoned after ``timeout`` seconds. Results are remembered per host for
     the life of the process (one slow probe per host, not one per file).
     """
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str such as 'https://example.org/file', got {url!r}")
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
@@ -232,6 +236,9 @@ def say_once(message: str) -> None:
 def sha256(path: Path) -> str:
     """SHA-256 hex digest of a file (pooch reads it in blocks)."""
     import pooch
+
+    if not isinstance(path, (str, os.PathLike)) or not Path(path).is_file():
+        raise ValueError(f"sha256() needs the path of an existing file, got {path!r}")
 
     return pooch.file_hash(str(path), alg="sha256")
 
@@ -558,6 +565,9 @@ def with_fallback(what: str, online, offline, offline_desc: str):
     * ``TLCOURSE_OFFLINE=0``: no fallback, the error propagates with its fix.
     Both callables return a :class:`Sourced`.
     """
+    if not (callable(online) and callable(offline)):
+        raise TypeError("online and offline must be functions taking no argument and returning "
+                        "a Sourced, e.g. lambda: fetch('mnist')")
     mode = config.network_mode()
     if mode == config.OFFLINE:
         announce(f"offline (TLCOURSE_OFFLINE=1): {what} not fetched, using {offline_desc}")

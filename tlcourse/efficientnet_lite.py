@@ -95,6 +95,13 @@ def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str |
     import keras
     from keras import layers
 
+    if not isinstance(include_top, bool):
+        raise ValueError(f"include_top must be True or False, got {include_top!r}")
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32:
+        raise ValueError(f"input_size must be an integer of at least 32 px, got {input_size!r}")
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+
     def bn(name):
         return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
 
@@ -155,6 +162,9 @@ def _depthwise(w):  # PyTorch (channels, 1, kh, kw) -> Keras (kh, kw, channels, 
 
 def keras_weights_from_torch(state: dict) -> dict[str, list[np.ndarray]]:
     """Map the reference state dict to ``{keras layer name: [arrays]}`` (layouts converted)."""
+    if not isinstance(state, dict) or "_conv_stem.weight" not in state or "_fc.weight" not in state:
+        raise ValueError("state must be EfficientNet-Lite0's state dict "
+                         "(torchfile.load_state_dict(source_path()))")
     def bn(p):
         return [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"],
                 state[f"{p}.running_var"]]
@@ -202,6 +212,8 @@ def source_path() -> Path:
 
 def cached_weights_path(sha256: str = SOURCE_SHA256) -> Path:
     """Where the converted Keras weights live: the course cache, keyed by the source's hash."""
+    if not isinstance(sha256, str) or len(sha256) < 16:
+        raise ValueError(f"sha256 must be the source file's hex digest (a str), got {sha256!r}")
     return config.cache_dir() / "converted" / f"efficientnet_lite0_{sha256[:16]}.weights.h5"
 
 
@@ -210,6 +222,8 @@ def _torch_weights_into(model, source=None) -> None:
     from . import torchfile
 
     source = Path(source) if source is not None else source_path()
+    if not source.is_file():
+        raise ValueError(f"source {source} is not a file: pass the .pth file, e.g. source_path()")
     digest = assets.sha256(source)
     if digest != SOURCE_SHA256:
         raise assets.AssetUnavailable(

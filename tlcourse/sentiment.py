@@ -324,6 +324,8 @@ def build_classifier(preset: str, num_classes: int = 2, pretrained: bool = True,
         raise ValueError(f"pretrained must be True or False, got {pretrained!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a rate from 0 to below 1, e.g. 0.1; got {dropout!r}")
     if pooling == "cls":
         return keras_hub.models.BertTextClassifier.from_preset(
             preset, num_classes=num_classes, preprocessor=None, load_weights=pretrained,
@@ -431,6 +433,9 @@ def compile_for_finetuning(model, total_steps: int, peak_lr: float = 3e-5,
     dozen (quick mode)."""
     import keras
 
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model (from build_classifier), got "
+                        f"{type(model).__name__}")
     opt = keras.optimizers.AdamW(learning_rate=warmup_cosine(peak_lr, total_steps, warmup_share),
                                  weight_decay=weight_decay, clipnorm=1.0)
     opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
@@ -577,6 +582,8 @@ def classify(model, sentences, preprocessor=None):
 
 def sentence_box(model, preprocessor=None, placeholder="Type a sentence about a film"):
     """A text box and a button (ipywidgets) that run :func:`classify` on what you type."""
+    if not callable(model):
+        raise TypeError(f"model must be a keras text classifier, got {type(model).__name__}")
     import ipywidgets as widgets
     from IPython.display import display
 
