@@ -277,10 +277,19 @@ def seal(path: Path, digest: str | None = None) -> None:
     write_atomic(sidecar(path), lambda tmp: tmp.write_text(digest + "\n"))
 
 
+def _full(dest: Path, need: str, free: int) -> CacheFull:
+    return CacheFull(errno.ENOSPC, (
+        f"no space left in {dest.parent}: {dest.name} needs {need}, {free:,} bytes are free. "
+        f"Free some space there, or point TLCOURSE_CACHE at a folder with room"))
+
+
 def write_atomic(dest: Path, write: Callable[[Path], None], nbytes=None) -> Path:
     """``write(tmp)`` fills a temporary file beside ``dest``, which then replaces ``dest`` in one
-    step (readers never see half a file). A full disk raises :class:`CacheFull`; no partial file
-    is left either way."""
+    step (readers never see half a file). A full disk raises :class:`CacheFull` (before writing
+    when the size ``nbytes`` is known); no partial file is left either way."""
+    if isinstance(nbytes, int) and shutil.disk_usage(dest.parent).free < nbytes:
+        # refused up front: HDF5 can crash the process at exit after a failed write
+        raise _full(dest, f"{nbytes:,} bytes", shutil.disk_usage(dest.parent).free)
     fd, name = tempfile.mkstemp(dir=dest.parent, prefix=".part-", suffix="-" + dest.name)
     os.close(fd)
     tmp = Path(name)
@@ -294,12 +303,9 @@ def write_atomic(dest: Path, write: Callable[[Path], None], nbytes=None) -> Path
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and (exc.errno or free > 2**20):
             raise
         nbytes = nbytes() if callable(nbytes) else nbytes
-        need = f"{nbytes:,} bytes" if nbytes else (
-            f"more than the {tmp.stat().st_size if tmp.exists() else 0:,} bytes written")
-        raise CacheFull(exc.errno, (
-            f"no space left in {dest.parent}: {dest.name} needs {need}, "
-            f"{free:,} bytes are free. Free some space there, "
-            f"or point TLCOURSE_CACHE at a folder with room")) from None
+        written = tmp.stat().st_size if tmp.exists() else 0
+        raise _full(dest, f"{nbytes:,} bytes" if nbytes else
+                    f"more than the {written:,} bytes written", free) from None
     finally:
         tmp.unlink(missing_ok=True)
     return dest

@@ -389,10 +389,10 @@ def accuracy(model, x, y) -> float:
     """Fraction of ``x`` that ``model`` (a keras classifier or a :class:`DomainModel`) labels
     right."""
     y = np.asarray(y)
-    if not callable(model) and not isinstance(model, DomainModel):
-        raise TypeError(f"model must be a keras classifier or a DomainModel, got {model!r}")
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+    if not callable(model) and not isinstance(model, DomainModel):
+        raise TypeError(f"model must be a keras classifier or a DomainModel, got {model!r}")
     pred = model.predict(x) if isinstance(model, DomainModel) else predict_labels(model, x)
     return float((pred == y).mean())
 

@@ -241,9 +241,14 @@ def convert(source=None, dest=None):
     _torch_weights_into(model, source)
     dest = Path(dest) if dest is not None else cached_weights_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    assets.write_atomic(dest, model.save_weights)
+    assets.write_atomic(dest, model.save_weights, nbytes=_h5_bytes(model))
     assets.seal(dest)
     return model
+
+
+def _h5_bytes(model) -> int:
+    """About the size of ``model``'s ``.weights.h5`` file: its weights plus HDF5's bookkeeping."""
+    return int(sum(np.prod(w.shape) * 4 for w in model.weights)) + 2**20
 
 
 def _load_classifier(model) -> None:
@@ -255,7 +260,7 @@ def _load_classifier(model) -> None:
         model.save_weights(tmp)
         return True
 
-    path, made = assets.ensure_file(cached_weights_path(), make,
+    path, made = assets.ensure_file(cached_weights_path(), make, nbytes=_h5_bytes(model),
                                     what="the converted EfficientNet-Lite0 weights")
     if path is not None and not made:
         model.load_weights(path)
