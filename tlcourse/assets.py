@@ -8,6 +8,12 @@ Order of attempts for :func:`fetch`: a valid file already in the cache, then the
 short connect/read timeouts, and a quick reachability probe runs first, so an unreachable
 network costs seconds, never a hang. Loaders that have an offline path use
 :func:`with_fallback`, which prints one line when it falls back.
+
+One cache serves a whole classroom: every entry (download, converted weights, ``.npy``
+features) goes through :func:`ensure_file`, which writes a temporary file beside the entry,
+checks it and renames it into place (readers never see half a file), lets one process do the
+work while the others wait on a file lock, keeps the entry's SHA-256 beside it, makes files
+readable by everyone, and degrades to a per-user cache when the shared one is read-only.
 """
 
 from __future__ import annotations
@@ -239,7 +245,6 @@ def sha256(path: Path) -> str:
 
     if not isinstance(path, (str, os.PathLike)) or not Path(path).is_file():
         raise ValueError(f"sha256() needs the path of an existing file, got {path!r}")
-
     return pooch.file_hash(str(path), alg="sha256")
 
 
