@@ -159,3 +159,17 @@ def test_eight_kernels_fill_an_empty_cache_from_a_folder_mirror(classroom, round
         assert sources == ["cache"] * (READERS - 1) + ["mirror"], (name, sources)  # copied once
         assert all(one[name][1] and one[name][2] == "cache" for one in got)
     assert not [p for p in cache.rglob(".part-*")]
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_eight_kernels_fill_an_empty_cache_through_an_http_mirror(classroom, round_):
+    """Once 7 of 8 processes downloaded the same file again: now one downloads, 7 wait."""
+    base, files, url, hits = classroom
+    (base / "tmp").mkdir(mode=0o777, exist_ok=True)
+    go = base / "tmp" / f"go-http{round_}"
+    env = child_env(base, files, f"http://127.0.0.1:{closed_port()}", base / f"http{round_}", url, go)
+    got = results([start(base, ["read"], env) for _ in range(READERS)], go)
+    for name in files:
+        assert sorted(one[name][0] for one in got) == ["cache"] * (READERS - 1) + ["mirror"]
+        assert all(one[name][1] for one in got)
+    assert {path: hits[path] for path in hits} == {f"/{name}": 1 for name in files}
