@@ -382,7 +382,7 @@ def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
         except PermissionError:
             continue  # a folder we may not write in after all
     say_once(f"the cache {config.cache_dir()} is read-only here and no per-user cache could be "
-             f"made: {what} is kept in memory for this session only")
+             f"made: {what} is kept in memory until the kernel stops")
     return None, None
 
 
