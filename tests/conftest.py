@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import collections
+import functools
+import http.server
 import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -34,3 +39,57 @@ def mirror_env(isolated_env, monkeypatch):
         pytest.skip("../shared/assets is not next to this checkout")
     monkeypatch.setenv("TLCOURSE_MIRROR", str(SHARED_ASSETS))
     return isolated_env
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; counts requests; ``/half/NAME`` sends half of NAME without a
+    Content-Length and closes the connection (a download cut off halfway)."""
+
+    hits: collections.Counter
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802 - the http.server name
+        self.hits[self.path] += 1
+        if self.path.startswith("/half/"):
+            data = (Path(self.directory) / self.path[len("/half/"):]).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def serve():
+    """``serve(folder)`` -> base URL of an HTTP server on 127.0.0.1 for ``folder``; the
+    returned URL's server counts requests in ``serve.hits[path]``."""
+    servers = []
+
+    def start(folder):
+        hits = collections.Counter()
+        handler = type("H", (_Handler,), {"hits": hits})
+        httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        start.hits = hits
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port

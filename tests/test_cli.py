@@ -32,6 +32,8 @@ def test_download_offline_reports_failures(isolated_env, monkeypatch, capsys):
     code = cli.download()
     out = capsys.readouterr().out
     assert code == 1 and "FAILED" in out and "TLCOURSE_OFFLINE=1" in out
+    # the ready-made sentiment preset (lesson 05) is tried too, and a skip is not a success
+    assert "preset bert_tiny_en_uncased_sst2: SKIPPED" in out and "1 fallback(s)" in out
 
 
 def test_bad_command():

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from tlcourse.exercises import check
@@ -13,6 +14,10 @@ def test_unanswered_is_not_an_error(capsys):
     ("abc", 3, 0.0, False), (" Fine-Tune ", "fine-tune", 0.0, True), (1, "1", 0.0, False),
     ([1, 2], [1, 2], 0.0, True), ([2, 1], [1, 2], 0.0, False), ({2, 1}, {1, 2}, 0.0, True),
     (True, True, 0.0, True), (1, True, 0.0, False),
+    # NumPy answers: a correct array once got "not yet"
+    (np.array([1, 2]), np.array([1, 2]), 0.0, True), (np.array([1, 2]), [1, 2], 0.0, True),
+    (np.array([1.0, 2.01]), np.array([1, 2]), 0.05, True), (np.array([1, 3]), np.array([1, 2]), 0.0, False),
+    (np.array([1, 2, 3]), np.array([1, 2]), 0.0, False), (np.float32(0.5), 0.5, 0.0, True),
 ])
 def test_expected(answer, expected, tol, ok):
     assert check("Ex", answer, expected=expected, tol=tol) is ok

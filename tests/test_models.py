@@ -188,10 +188,20 @@ def fake_keras_apps(monkeypatch):
 
 
 def _put_in_cache(asset_name, payload=b"weights"):
+    """A cache entry as fetch leaves it: the file and its SHA-256 beside it."""
     path = assets.cached_path(asset_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(payload)
+    path.with_name(path.name + ".sha256").write_text(hashlib.sha256(payload).hexdigest())
     return path
+
+
+def _unchecked(monkeypatch, asset_name):
+    """Register ``asset_name`` without its structural check (these payloads are not h5 files)."""
+    import dataclasses
+
+    monkeypatch.setitem(assets.REGISTRY, asset_name,
+                        dataclasses.replace(assets.get(asset_name), check=None))
 
 
 def test_online_mobilenet_v2_uses_keras_weights_and_preprocessing(isolated_env, fake_keras_apps):
@@ -219,6 +229,7 @@ def test_online_path_loads_a_real_keras_weights_file(isolated_env):
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as fh:
         legacy_h5_format.save_weights_to_hdf5_group(fh, source)
+    path.with_name(path.name + ".sha256").write_text(assets.sha256(path))
     net = models.load_imagenet("mobilenet_v2", include_top=False, input_size=48, pooling="avg")
     assert (net.name, net.source, net.model.name) == ("mobilenet_v2", "cache", "mobilenetv2_1.00_48")
     assert "224-px weights used at 48 px" in net.description
@@ -253,6 +264,7 @@ def test_online_resnet50_checks_keras_md5(isolated_env, fake_keras_apps, monkeyp
 def test_mirror_and_download_sources(isolated_env, fake_keras_apps, monkeypatch):
     mirror = isolated_env / "mirror"
     mirror.mkdir()
+    _unchecked(monkeypatch, "keras_mobilenet_v2_224")
     asset = assets.get("keras_mobilenet_v2_224")
     (mirror / asset.filename).write_bytes(b"top weights")
     monkeypatch.setenv("TLCOURSE_MIRROR", str(mirror))
@@ -287,7 +299,7 @@ def test_failed_download_falls_back_fast_and_says_so(isolated_env, monkeypatch, 
         def broken(*args, **kwargs):
             raise ConnectionError("connection reset by peer")
 
-        monkeypatch.setattr(pooch, "retrieve", broken)
+        monkeypatch.setattr(pooch.HTTPDownloader, "__call__", broken)
     announced = []
     monkeypatch.setattr(assets, "announce", lambda msg: (announced.append(
         (time.monotonic(), msg)), print(msg)))
@@ -416,3 +428,21 @@ def test_import_does_not_load_tensorflow():
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_damaged_conversion_is_announced_removed_and_redone(lite, offline_cache, capsys):
+    """64 flipped bytes in the converted weights once loaded silently (weights near -6e23)."""
+    path = efficientnet_lite.cached_weights_path()
+    assert assets.sidecar(path).read_text().strip() == assets.sha256(path)
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 64] = bytes(b ^ 0xFF for b in data[mid:mid + 64])
+    path.write_bytes(data)
+    capsys.readouterr()
+    model = efficientnet_lite.build(include_top=True)
+    efficientnet_lite._load_classifier(model)
+    out = capsys.readouterr().out
+    assert out.count("damaged cache entry") == 1 and "rebuilding" in out
+    for a, b in zip(model.weights, lite.model.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert assets.sidecar(path).read_text().strip() == assets.sha256(path)

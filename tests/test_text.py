@@ -42,6 +42,12 @@ def test_embed_bad_input(encoder, bad):
         encoder.embed(bad)
 
 
+def test_sequence_length_past_the_position_table_is_refused(encoder):
+    longest = encoder.backbone.max_sequence_length
+    with pytest.raises(ValueError, match=f"at most {longest}"):
+        encoder.embed(["a film"], sequence_length=longest + 88)
+
+
 def test_unknown_encoder():
     with pytest.raises(ValueError, match="choose one of: minilm"):
         text.load_text_encoder("gpt5")

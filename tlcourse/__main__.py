@@ -12,7 +12,6 @@ import argparse
 import importlib.metadata as md
 import platform
 import sys
-from pathlib import Path
 
 from . import assets, config, text
 
@@ -28,10 +27,8 @@ def _version(dist: str) -> str:
 
 
 def _mirror_has(asset: assets.Asset) -> bool:
-    source = config.mirror()
-    if not source or source.startswith(("http://", "https://")):
-        return False
-    return (Path(source).expanduser() / asset.filename).is_file()
+    """True when a folder mirror holds the asset and the file passes its check."""
+    return assets.mirror_file(asset) is not None
 
 
 def asset_rows(probe_network: bool = True) -> list[dict]:
@@ -129,15 +126,32 @@ def download() -> int:
         except assets.AssetUnavailable as exc:
             failures += 1
             print(f"  {name}: FAILED: {exc}")
+    fallbacks = 0
     for name in text.ENCODERS:
         try:
             enc = text.load_text_encoder(name)
-            print(f"  text encoder {name}: {enc.source} ({enc.description})")
+            if enc.name != name:
+                fallbacks += 1
+                print(f"  text encoder {name}: FELL BACK to {enc.name} ({enc.description})")
+            else:
+                print(f"  text encoder {name}: {enc.source} ({enc.description})")
         except Exception as exc:  # report every failure, keep going
             failures += 1
             print(f"  text encoder {name}: FAILED: {exc}")
-    print("download: done" if not failures else f"download: {failures} failure(s)")
-    return 1 if failures else 0
+    from . import sentiment
+
+    try:
+        ready = sentiment.ready_made_classifier()
+        if ready is None:
+            fallbacks += 1
+        print(f"  preset {sentiment.READY_MADE}: "
+              + ("SKIPPED (needs the network or a mirror folder)" if ready is None else "fetched"))
+    except Exception as exc:  # report every failure, keep going
+        failures += 1
+        print(f"  preset {sentiment.READY_MADE}: FAILED: {exc}")
+    print(f"download: {failures} failure(s), {fallbacks} fallback(s)" if failures or fallbacks
+          else "download: done, everything from its own source")
+    return 1 if failures or fallbacks else 0
 
 
 def main(argv=None) -> int:

@@ -8,15 +8,26 @@ Order of attempts for :func:`fetch`: a valid file already in the cache, then the
 short connect/read timeouts, and a quick reachability probe runs first, so an unreachable
 network costs seconds, never a hang. Loaders that have an offline path use
 :func:`with_fallback`, which prints one line when it falls back.
+
+One cache serves a whole classroom: every entry (download, converted weights, ``.npy``
+features) goes through :func:`ensure_file`, which writes a temporary file beside the entry,
+checks it and renames it into place (readers never see half a file), lets one process do the
+work while the others wait on a file lock, keeps the entry's SHA-256 beside it, makes files
+readable by everyone, and degrades to a per-user cache when the shared one is read-only.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -45,6 +56,9 @@ class Asset:
     used_by: str = ""
     #: key of the offline stand-in in :data:`OFFLINE` used when this asset is unreachable
     fallback: str | None = None
+    #: for files without a published hash: raises ValueError unless the file has the expected
+    #: structure; once it passes, the file's own SHA-256 is kept beside it and checked on use
+    check: Callable[[Path], None] | None = field(default=None, compare=False)
 
     @property
     def filename(self) -> str:
@@ -65,6 +79,8 @@ REGISTRY: dict[str, Asset] = {}
 
 def register(asset: Asset) -> Asset:
     """Add an asset to the registry (each name once)."""
+    if not isinstance(asset, Asset):
+        raise TypeError(f"register() takes an assets.Asset(...), got {type(asset).__name__}")
     if asset.name in REGISTRY and REGISTRY[asset.name] != asset:
         raise ValueError(f"asset {asset.name!r} is already registered with other details")
     REGISTRY[asset.name] = asset
@@ -154,15 +170,28 @@ _probe_cache: dict[str, tuple[bool, float]] = {}
 def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
     """True when the host of ``url`` resolves and accepts a TCP connection within ``timeout``.
 
-    Name resolution has no timeout of its own in Python, so the probe runs in a daemon
+    Behind a proxy (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``, read as requests
+    reads them) the proxy is probed instead, since downloads go through it. Name resolution has no timeout of its own in Python, so the probe runs in a daemon
     thread and is abandoned after ``timeout`` seconds. Results are remembered per host for
     the life of the process (one slow probe per host, not one per file).
     """
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str such as 'https://example.org/file', got {url!r}")
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
+    import requests.utils
+
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+    if proxy:
+        parsed = urlparse(proxy if "://" in proxy else "http://" + proxy)
     host = parsed.hostname
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:  # a port out of range: nothing listens there
+        return False
+    if not host:
+        return False
     key = f"{host}:{port}"
     if key in _probe_cache:
         return _probe_cache[key][0]
@@ -189,16 +218,215 @@ def forget_probes() -> None:
     _probe_cache.clear()
 
 
-# --------------------------------------------------------------------------- fetching
+# --------------------------------------------------------------------------- cache entries
+#: files and folders the course creates are readable by everyone: a teacher's cache serves a class
+FILE_MODE, DIR_MODE = 0o644, 0o755
+#: downloads larger than this show a progress bar
+PROGRESS_BYTES = 10_000_000
+#: longest wait for another process that is filling the same cache entry, in seconds
+LOCK_TIMEOUT = 900
+_said: set[str] = set()
+
+
+class CacheFull(OSError):
+    """The disk under the cache is full; the message names the folder and the bytes needed."""
+
+
+def say_once(message: str) -> None:
+    """Print ``message`` once per process (a degraded cache is announced, not repeated)."""
+    if message not in _said:
+        _said.add(message)
+        announce(message)
+
+
 def sha256(path: Path) -> str:
     """SHA-256 hex digest of a file (pooch reads it in blocks)."""
     import pooch
 
+    if not isinstance(path, (str, os.PathLike)) or not Path(path).is_file():
+        raise ValueError(f"sha256() needs the path of an existing file, got {path!r}")
     return pooch.file_hash(str(path), alg="sha256")
 
 
-def _valid(path: Path, asset: Asset) -> bool:
-    return path.is_file() and (asset.sha256 is None or sha256(path) == asset.sha256)
+def make_dir(folder: Path) -> bool:
+    """Create ``folder`` (readable by all); True when this process may write in it."""
+    try:
+        new = [p for p in [folder, *folder.parents] if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        for p in new:
+            os.chmod(p, DIR_MODE)
+        return os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def user_copy(path: Path) -> Path:
+    """Where ``path`` goes when the shared cache is read-only: the same place in a per-user cache."""
+    home = config.cache_dir()
+    try:
+        rel = path.relative_to(home)
+    except ValueError:
+        rel = Path(path.name)
+    uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return Path(tempfile.gettempdir()) / f"tlcourse-cache-{uid}" / rel
+
+
+def sidecar(path: Path) -> Path:
+    """The file beside ``path`` that holds its SHA-256."""
+    return path.with_name(path.name + ".sha256")
+
+
+def seal(path: Path, digest: str | None = None) -> None:
+    """Write the SHA-256 of ``path`` (or ``digest``) beside it, atomically."""
+    digest = digest or sha256(path)
+    write_atomic(sidecar(path), lambda tmp: tmp.write_text(digest + "\n"))
+
+
+def _full(dest: Path, need: str, free: int) -> CacheFull:
+    return CacheFull(errno.ENOSPC, (
+        f"no space left in {dest.parent}: {dest.name} needs {need}, {free:,} bytes are free. "
+        f"Free some space there, or point TLCOURSE_CACHE at a folder with room"))
+
+
+def write_atomic(dest: Path, write: Callable[[Path], None], nbytes=None) -> Path:
+    """``write(tmp)`` fills a temporary file beside ``dest``, which then replaces ``dest`` in one
+    step (readers never see half a file). A full disk raises :class:`CacheFull` (before writing
+    when the size ``nbytes`` is known); no partial file is left either way."""
+    if isinstance(nbytes, int) and shutil.disk_usage(dest.parent).free < nbytes:
+        # refused up front: HDF5 can crash the process at exit after a failed write
+        raise _full(dest, f"{nbytes:,} bytes", shutil.disk_usage(dest.parent).free)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=".part-", suffix="-" + dest.name)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        free = shutil.disk_usage(dest.parent).free
+        # numpy reports a short write without an errno; h5py and plain writes carry ENOSPC
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and (exc.errno or free > 2**20):
+            raise
+        nbytes = nbytes() if callable(nbytes) else nbytes
+        written = tmp.stat().st_size if tmp.exists() else 0
+        raise _full(dest, f"{nbytes:,} bytes" if nbytes else
+                    f"more than the {written:,} bytes written", free) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _intact(path: Path, check, sealed: bool) -> str | None:
+    """None when ``path`` is a good entry, else what is wrong with it."""
+    try:
+        if sealed:
+            side = sidecar(path)
+            if not side.is_file():
+                return "no checksum beside it"
+            if side.read_text().strip() != sha256(path):
+                return "its SHA-256 does not match"
+        elif check is not None:
+            check(path)
+    except Exception as exc:  # unreadable, wrong hash, wrong structure
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
+                check: Callable[[Path], None] | None = None, sealed: bool = True,
+                nbytes=None) -> tuple[Path | None, object]:
+    """The one way the course fills its cache: ``(path, made)`` of a verified entry at ``dest``.
+
+    A good entry (its sha256 sidecar matches when ``sealed``, else ``check`` passes) is used
+    as it is; ``made`` is then None. Otherwise ``make(tmp)`` fills a temporary file, whose
+    result becomes ``made``; ``check(tmp)`` must pass, the file replaces ``dest`` atomically
+    and, when ``sealed``, a sidecar with its SHA-256 is written. One process does this while
+    the others wait on a file lock and then read its result. A damaged entry is removed and
+    rebuilt, announced in one line. A read-only cache degrades to a per-user cache, then to
+    memory only (``path`` None), announced once.
+    """
+    for path in (dest, user_copy(dest)):
+        if path.exists() and _intact(path, check, sealed) is None:
+            return path, None
+    from filelock import FileLock, Timeout
+
+    for path in (dest, user_copy(dest)):
+        if not make_dir(path.parent):
+            continue
+        if path != dest:
+            say_once(f"the cache {config.cache_dir()} is read-only here: new files go to "
+                     f"{user_copy(config.cache_dir())}, for you only")
+        try:
+            with FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT, mode=FILE_MODE):
+                if path.exists():
+                    problem = _intact(path, check, sealed)
+                    if problem is None:
+                        return path, None  # another process made it while this one waited
+                    announce(f"damaged cache entry {path} ({problem}): removed, rebuilding")
+                    path.unlink()
+                    sidecar(path).unlink(missing_ok=True)
+                made = []
+
+                def fill(tmp, made=made, path=path):
+                    made.append(make(tmp))
+                    if check is not None:
+                        check(tmp)
+                    if sealed:
+                        seal(path, sha256(tmp))
+
+                write_atomic(path, fill, nbytes)
+                return path, made[0]
+        except Timeout as exc:
+            raise OSError(f"waited {LOCK_TIMEOUT} s for another process filling {path}: "
+                          f"if none is running, delete {exc.lock_file}") from None
+        except PermissionError:
+            continue  # a folder we may not write in after all
+    say_once(f"the cache {config.cache_dir()} is read-only here and no per-user cache could be "
+             f"made: {what} is kept in memory until the kernel stops")
+    return None, None
+
+
+def cached_array(dest: Path, compute: Callable[[], object], what: str,
+                 shape: tuple | None = None):
+    """``compute()`` once, kept as a ``.npy`` file at ``dest`` with its SHA-256 beside it.
+    Later calls load it (``allow_pickle=False``) after checking that hash and ``shape``."""
+    import numpy as np
+
+    def check(path):
+        with open(path, "rb") as fh:
+            arr = np.load(fh, allow_pickle=False)
+        if shape is not None and arr.shape != tuple(shape):
+            raise ValueError(f"shape {arr.shape}, expected {tuple(shape)}")
+
+    made = []
+
+    def make(tmp):
+        made.append(np.asarray(compute()))
+        with open(tmp, "wb") as fh:
+            np.save(fh, made[0], allow_pickle=False)
+        return made[0]
+
+    path, value = ensure_file(dest, make, what=what, check=check,
+                              nbytes=lambda: made[0].nbytes + 128 if made else None)
+    if value is not None:
+        return value
+    if path is None:
+        return np.asarray(compute())
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception:  # changed under us between the check and the read: compute instead
+        return np.asarray(compute())
+
+
+# --------------------------------------------------------------------------- fetching
+def _check_asset(asset: Asset, path: Path) -> None:
+    """Raise ValueError unless ``path`` holds ``asset``: its SHA-256 or its structural check."""
+    if asset.sha256 is not None:
+        if sha256(path) != asset.sha256:
+            raise ValueError(f"it fails its SHA-256 check, the wrong checksum (sha256 "
+                             f"{sha256(path)[:16]}..., expected {asset.sha256[:16]}...)")
+    elif asset.check is not None:
+        asset.check(path)
 
 
 def _download(url: str, asset: Asset, dest: Path) -> None:
@@ -206,15 +434,21 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
 
     if not reachable(url):
         raise AssetUnavailable(f"{urlparse(url).hostname} is unreachable")
-    downloader = pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT, progressbar=False)
-    known = f"sha256:{asset.sha256}" if asset.sha256 else None
+    pooch.get_logger().setLevel("WARNING")  # its "use this value as known_hash" is for authors
+    big = asset.size is None or asset.size > PROGRESS_BYTES
+    downloader = pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT, progressbar=big)
     try:
-        pooch.retrieve(url, known_hash=known, fname=dest.name, path=dest.parent,
-                       downloader=downloader)
-    except ValueError as exc:  # pooch's checksum mismatch
-        raise AssetUnavailable(f"{url} sent a file with the wrong checksum ({exc})") from exc
-    except Exception as exc:  # requests' errors: timeouts, HTTP status...
+        downloader(url, str(dest), None)
+    except OSError as exc:  # requests' errors are OSErrors too
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
         raise AssetUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # timeouts, HTTP status...
+        raise AssetUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
+    try:
+        _check_asset(asset, dest)
+    except ValueError as exc:
+        raise AssetUnavailable(f"{url} sent a damaged file ({exc})") from None
 
 
 def cached_path(name: str) -> Path:
@@ -223,65 +457,110 @@ def cached_path(name: str) -> Path:
     return config.cache_dir() / "downloads" / asset.filename
 
 
+def _asset_problem(asset: Asset, path: Path) -> str | None:
+    return _intact(path, functools.partial(_check_asset, asset), sealed=asset.sha256 is None)
+
+
 def status(name: str) -> str:
     """``"cache"`` if a valid copy is cached, ``"corrupt"`` if a cached copy fails its
-    checksum, ``"missing"`` otherwise. Never touches the network."""
-    asset, path = get(name), cached_path(name)
-    if not path.exists():
+    check, ``"missing"`` otherwise. Never touches the network."""
+    asset = get(name)
+    paths = [p for p in (cached_path(name), user_copy(cached_path(name))) if p.exists()]
+    if not paths:
         return "missing"
-    return "cache" if _valid(path, asset) else "corrupt"
+    return "cache" if any(_asset_problem(asset, p) is None for p in paths) else "corrupt"
+
+
+def mirror_file(asset: Asset) -> Path | None:
+    """The asset's file in a folder mirror when it is there and passes its check."""
+    source = config.mirror()
+    if not source or urlparse(source).scheme in ("http", "https"):
+        return None
+    candidate = Path(source).expanduser() / asset.filename
+    if candidate.is_file() and _intact(candidate, functools.partial(_check_asset, asset),
+                                       sealed=False) is None:
+        return candidate
+    return None
+
+
+def mirror_preset(preset: str) -> Path | None:
+    """A folder mirror's copy of a keras-hub preset: the folder named after the preset's last
+    part (``bert_tiny_en_uncased``, ``all-MiniLM-L6-v2``) holding a ``config.json``, or None."""
+    if not isinstance(preset, str) or not preset:
+        raise ValueError(f"preset must be a keras-hub preset name, got {preset!r}")
+    source = config.mirror()
+    if not source or urlparse(source).scheme in ("http", "https"):
+        return None
+    folder = Path(source).expanduser() / preset.rstrip("/").split("/")[-1]
+    return folder if (folder / "config.json").is_file() else None
 
 
 def fetch(name: str) -> Sourced:
     """Return the local path of asset ``name`` (a :class:`Sourced` with ``.value`` the path).
 
     Tries the cache, the mirror, then the canonical URL (never the network when
-    ``TLCOURSE_OFFLINE=1``). Every file is checked against its registered SHA-256; a corrupt
+    ``TLCOURSE_OFFLINE=1``). Every file is checked against its registered SHA-256 (or, with
+    none published, a structural check and then its own SHA-256 kept beside it); a damaged
     cached copy is replaced. Raises :class:`AssetUnavailable` with the fix when all fail.
     """
     asset = get(name)
     dest = cached_path(name)
-    if _valid(dest, asset):
-        return Sourced(dest, "cache", f"{asset.filename} from the cache ({dest.parent})")
-    corrupt = dest.exists()
-    if corrupt:
-        dest.unlink()  # pooch would refuse to overwrite silently; a bad copy is never kept
-    problems = []
-    source = config.mirror()
-    if source:
-        try:
-            if urlparse(source).scheme in ("http", "https"):
-                if config.network_mode() == config.OFFLINE:
-                    raise AssetUnavailable("URL mirror skipped: TLCOURSE_OFFLINE=1")
-                _download(source.rstrip("/") + "/" + asset.filename, asset, dest)
-            else:
-                candidate = Path(source).expanduser() / asset.filename
-                if not candidate.is_file():
-                    raise AssetUnavailable(f"{candidate} does not exist")
-                if not _valid(candidate, asset):
-                    raise AssetUnavailable(f"{candidate} fails its SHA-256 check")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(candidate, dest)
-            return Sourced(dest, "mirror", f"{asset.filename} from the mirror {source}")
-        except AssetUnavailable as exc:
-            problems.append(f"mirror: {exc}")
-    if config.network_mode() == config.OFFLINE:
-        problems.append("canonical address skipped: TLCOURSE_OFFLINE=1")
-    else:
-        try:
-            _download(asset.url, asset, dest)
-            return Sourced(dest, "online", f"{asset.filename} downloaded from {asset.url}")
-        except AssetUnavailable as exc:
-            problems.append(f"online: {exc}")
-    fix = (
-        f"put {asset.filename} (sha256 {asset.sha256}) in {dest.parent}, or point "
-        f"TLCOURSE_MIRROR at a folder holding it, or run `python -m tlcourse download` "
-        f"where the internet is reachable"
-    )
-    note = " (a corrupt cached copy was removed)" if corrupt else ""
-    raise AssetUnavailable(
-        f"asset {name!r} is unavailable{note}: " + "; ".join(problems) + f". Fix: {fix}."
-    )
+    problems: list[str] = []
+    damaged = any(p.exists() and _asset_problem(asset, p) is not None
+                  for p in (dest, user_copy(dest)))
+    offline = config.network_mode() == config.OFFLINE
+
+    def make(tmp: Path) -> str:
+        source = config.mirror()
+        if source:
+            try:
+                if urlparse(source).scheme in ("http", "https"):
+                    if offline:
+                        raise AssetUnavailable("URL mirror skipped: TLCOURSE_OFFLINE=1")
+                    _download(source.rstrip("/") + "/" + asset.filename, asset, tmp)
+                else:
+                    candidate = Path(source).expanduser() / asset.filename
+                    if not candidate.is_file():
+                        raise AssetUnavailable(f"{candidate} does not exist")
+                    shutil.copyfile(candidate, tmp)
+                    try:
+                        _check_asset(asset, tmp)
+                    except ValueError as exc:
+                        raise AssetUnavailable(f"{candidate} is damaged ({exc})") from None
+                return "mirror"
+            except AssetUnavailable as exc:
+                problems.append(f"mirror: {exc}")
+        if offline:
+            problems.append("canonical address skipped: TLCOURSE_OFFLINE=1")
+        else:
+            try:
+                _download(asset.url, asset, tmp)
+                return "online"
+            except AssetUnavailable as exc:
+                problems.append(f"online: {exc}")
+        raise AssetUnavailable("; ".join(problems))
+
+    try:
+        path, source = ensure_file(dest, make, what=asset.filename, sealed=asset.sha256 is None,
+                                   check=functools.partial(_check_asset, asset), nbytes=asset.size)
+    except AssetUnavailable:
+        fix = (
+            f"put {asset.filename} ({'sha256 ' + asset.sha256 if asset.sha256 else 'Keras file'}"
+            f") in {dest.parent}, or point TLCOURSE_MIRROR at a folder holding it, or run "
+            f"`python -m tlcourse download` where the internet is reachable"
+        )
+        note = " (a corrupt cached copy was removed)" if damaged else ""
+        raise AssetUnavailable(
+            f"asset {name!r} is unavailable{note}: " + "; ".join(problems) + f". Fix: {fix}."
+        ) from None
+    if path is None:
+        raise AssetUnavailable(f"asset {name!r}: no folder to keep it in (the cache "
+                               f"{config.cache_dir()} and {user_copy(dest).parent} are read-only)")
+    if source is None:
+        return Sourced(path, "cache", f"{asset.filename} from the cache ({path.parent})")
+    if source == "mirror":
+        return Sourced(path, "mirror", f"{asset.filename} from the mirror {config.mirror()}")
+    return Sourced(path, "online", f"{asset.filename} downloaded from {asset.url}")
 
 
 # --------------------------------------------------------------------------- fallbacks
@@ -297,6 +576,9 @@ def with_fallback(what: str, online, offline, offline_desc: str):
     * ``TLCOURSE_OFFLINE=0``: no fallback, the error propagates with its fix.
     Both callables return a :class:`Sourced`.
     """
+    if not (callable(online) and callable(offline)):
+        raise TypeError("online and offline must be functions taking no argument and returning "
+                        "a Sourced, e.g. lambda: fetch('mnist')")
     mode = config.network_mode()
     if mode == config.OFFLINE:
         announce(f"offline (TLCOURSE_OFFLINE=1): {what} not fetched, using {offline_desc}")

@@ -65,14 +65,56 @@ def cache_dir() -> Path:
         import pooch
 
         path = Path(pooch.os_cache("tlcourse"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o755)  # a teacher's cache serves every student
+    except OSError:
+        pass  # a read-only place: readers use what is there, writers a per-user cache
     return path
 
 
+_mirror_warned: set[str] = set()
+
+
+def _mirror_problem(value: str) -> str | None:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(value)
+    if parsed.scheme in ("http", "https"):
+        try:
+            parsed.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as exc:
+            return f"{exc}: use a port from 1 to 65535"
+        if not parsed.hostname:
+            return "it names no host: e.g. http://classroom-server:8000/assets"
+        return None
+    if "://" in value:
+        return f"the scheme {parsed.scheme}:// is not supported: use a folder or an http(s) URL"
+    try:
+        folder = Path(value).expanduser()
+    except RuntimeError as exc:
+        return f"{exc}: use a full folder path"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    return None
+
+
 def mirror() -> str | None:
-    """The mirror folder or URL from ``TLCOURSE_MIRROR``, or None."""
+    """The mirror folder or URL from ``TLCOURSE_MIRROR``, or None. A value that cannot work
+    (``http://`` without a host, a port out of range, an unknown ``~user``, a missing folder)
+    is ignored with one printed line, and the normal sources are used."""
     value = os.environ.get(MIRROR_ENV, "").strip()
-    return value or None
+    if not value:
+        return None
+    problem = _mirror_problem(value)
+    if problem is None:
+        return value
+    if value not in _mirror_warned:
+        _mirror_warned.add(value)
+        print(f"{MIRROR_ENV}={value!r} is ignored ({problem}); fix or unset it. Using the "
+              "cache and the canonical addresses.", flush=True)
+    return None
 
 
 def pick(quick, full):

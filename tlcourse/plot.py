@@ -44,6 +44,9 @@ def histories(runs: dict, metrics=("loss", "accuracy"), title: str | None = None
         raise ValueError("runs must be a non-empty dict {name: History or dict of lists}")
     if isinstance(metrics, str):
         metrics = (metrics,)
+    if not metrics or not all(isinstance(m, str) for m in metrics):
+        raise ValueError(f"metrics must name at least one metric, e.g. ('loss', 'accuracy'); "
+                         f"got {metrics!r}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for i, (name, h) in enumerate(runs.items()):
@@ -97,6 +100,8 @@ def image_grid(images, true=None, pred=None, class_names=None, ncols=8, title=No
     if images.ndim not in (3, 4) or len(images) == 0:
         raise ValueError(f"images must be a non-empty batch (n, h, w[, c]), got shape {images.shape}")
     n = len(images)
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer (images per row), got {ncols!r}")
     for name, labels in (("true", true), ("pred", pred)):
         if labels is not None and len(labels) != n:
             raise ValueError(f"{name} has {len(labels)} labels for {n} images")
@@ -163,6 +168,8 @@ def confusion_matrix(y_true, y_pred, labels=None, title=None, normalize=None):
     if len(y_true) != len(y_pred) or len(y_true) == 0:
         raise ValueError(f"y_true and y_pred must be non-empty and equally long "
                          f"({len(y_true)} vs {len(y_pred)})")
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ConfusionMatrixDisplay.from_predictions(y_true, y_pred, display_labels=labels, ax=ax,
                                             colorbar=False, normalize=normalize,

@@ -324,6 +324,8 @@ def build_classifier(preset: str, num_classes: int = 2, pretrained: bool = True,
         raise ValueError(f"pretrained must be True or False, got {pretrained!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a rate from 0 to below 1, e.g. 0.1; got {dropout!r}")
     if pooling == "cls":
         return keras_hub.models.BertTextClassifier.from_preset(
             preset, num_classes=num_classes, preprocessor=None, load_weights=pretrained,
@@ -431,6 +433,9 @@ def compile_for_finetuning(model, total_steps: int, peak_lr: float = 3e-5,
     dozen (quick mode)."""
     import keras
 
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model (from build_classifier), got "
+                        f"{type(model).__name__}")
     opt = keras.optimizers.AdamW(learning_rate=warmup_cosine(peak_lr, total_steps, warmup_share),
                                  weight_decay=weight_decay, clipnorm=1.0)
     opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
@@ -513,7 +518,7 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64, batch_size: int
     """``encoder.embed(texts)`` (masked mean pooling), computed once and kept in the course
     cache as a ``.npy`` file named by a hash of the encoder, the length and the texts, so a
     rerun of the lesson loads it in a second. Loading never unpickles (``allow_pickle=False``)."""
-    from . import config
+    from . import assets, config
 
     texts = _texts(texts)
     sequence_length = _positive_int("sequence_length", sequence_length, 4)
@@ -524,17 +529,10 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64, batch_size: int
     for t in texts:
         key.update(t.encode("utf-8") + b"\0")
     path = config.cache_dir() / "features" / f"embed_{encoder.name}_{key.hexdigest()[:20]}.npy"
-    if path.is_file():
-        feats = np.load(path, allow_pickle=False)
-        if feats.shape == (len(texts), encoder.backbone.hidden_dim):
-            return feats
-    feats = encoder.embed(texts, batch_size=batch_size, sequence_length=sequence_length,
-                          progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, feats, allow_pickle=False)
-    tmp.replace(path)
-    return feats
+    return assets.cached_array(
+        path, lambda: encoder.embed(texts, batch_size=batch_size, sequence_length=sequence_length,
+                                    progress=progress),
+        f"embeddings of {len(texts)} texts", shape=(len(texts), encoder.backbone.hidden_dim))
 
 
 # --------------------------------------------------------------------------- using the model
@@ -584,6 +582,8 @@ def classify(model, sentences, preprocessor=None):
 
 def sentence_box(model, preprocessor=None, placeholder="Type a sentence about a film"):
     """A text box and a button (ipywidgets) that run :func:`classify` on what you type."""
+    if not callable(model):
+        raise TypeError(f"model must be a keras text classifier, got {type(model).__name__}")
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -624,6 +624,10 @@ def ready_made_classifier(preset: str = READY_MADE):
 
     if not isinstance(preset, str) or not preset:
         raise ValueError("preset must be a keras-hub preset name such as 'bert_tiny_en_uncased_sst2'")
+    if (local := assets.mirror_preset(preset)) is not None:
+        import keras_hub
+
+        return keras_hub.models.TextClassifier.from_preset(str(local))
     mode = config.network_mode()
     if mode == config.OFFLINE:
         assets.announce(f"offline (TLCOURSE_OFFLINE=1): the ready-made classifier {preset} "

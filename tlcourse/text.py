@@ -49,6 +49,10 @@ class TextEncoder:
 
         if not isinstance(sequence_length, int) or sequence_length < 4:
             raise ValueError(f"sequence_length must be an integer >= 4, got {sequence_length!r}")
+        longest = getattr(self.backbone, "max_sequence_length", None)
+        if longest and sequence_length > longest:
+            raise ValueError(f"sequence_length={sequence_length} is longer than {self.name}'s "
+                             f"{longest} positions: use at most {longest}")
         return keras_hub.models.BertTextClassifierPreprocessor.from_preset(
             self.preset, sequence_length=sequence_length)
 
@@ -100,6 +104,8 @@ class TextEncoder:
 
 def preset_host(preset: str) -> str:
     """The host keras-hub downloads ``preset`` from (probed before trying it)."""
+    if not isinstance(preset, str) or not preset:
+        raise ValueError(f"preset must be a keras-hub preset name, got {preset!r}")
     return _PRESET_HOSTS["hf://" if preset.startswith("hf://") else ""]
 
 
@@ -137,6 +143,8 @@ def load_text_encoder(name: str = "minilm") -> TextEncoder:
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
     preset, desc = ENCODERS[name]
+    if (local := assets.mirror_preset(preset)) is not None:
+        return _load(name, str(local), "mirror", desc).value
 
     def online():
         host = preset_host(preset)

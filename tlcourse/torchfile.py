@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,9 +166,12 @@ def load_state_dict(path) -> collections.OrderedDict:
     ``torch.save`` since PyTorch 1.6) and :class:`RefusedPickle` for a file that names
     anything but the four allowed objects.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path} does not exist: pass the path of a .pth file")
+    size = path.stat().st_size
     with open(path, "rb") as fh:
         if fh.read(4) == b"PK\x03\x04":
             raise ValueError(f"{path} is a zip-format PyTorch file; only the legacy format "
@@ -202,6 +206,10 @@ def load_state_dict(path) -> collections.OrderedDict:
                 raise pickle.UnpicklingError(
                     f"storage {key}: {count} elements on disk, {storage.numel} announced")
             nbytes = count * storage.dtype.itemsize
+            if nbytes > size - fh.tell():
+                raise pickle.UnpicklingError(
+                    f"{path}: storage {key} announces {nbytes:,} bytes but only "
+                    f"{size - fh.tell():,} follow: the file is truncated or damaged")
             raw = fh.read(nbytes)
             if len(raw) != nbytes:
                 raise pickle.UnpicklingError(f"{path} is truncated (storage {key})")

@@ -82,6 +82,9 @@ def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
     if not isinstance(data, bytes):
         raise ValueError(f"expected the bytes of an image file, got {type(data).__name__}: "
                          f"read the file with open(path, 'rb').read() or Path(path).read_bytes()")
+    for name, value in (("max_bytes", max_bytes), ("max_pixels", max_pixels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if len(data) == 0:
         raise ValueError("the file is empty (0 bytes): choose a JPEG or PNG photo")
     if len(data) > max_bytes:
@@ -139,6 +142,9 @@ def _check_image(image, name="image") -> np.ndarray:
     if image.shape[-1] == 4:
         image = image[..., :3]
     if image.dtype != np.uint8:
+        from .models import _check_values
+
+        _check_values(image)  # numeric, finite, 0-255 (not 0-1): the rules of preprocess()
         if image.size and (np.nanmin(image) < 0 or np.nanmax(image) > 255):
             raise ValueError(f"{name} values must lie in 0-255 (raw pixels), got "
                              f"{np.nanmin(image):.3g}..{np.nanmax(image):.3g}: pass the photo "
@@ -357,7 +363,7 @@ def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.nd
 
     image = _check_image(image)
     heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2:
+    if heatmap.ndim != 2 or heatmap.size == 0:
         raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -376,7 +382,7 @@ def heatmap_peak(heatmap, shape) -> tuple[int, int]:
     import cv2
 
     heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2:
+    if heatmap.ndim != 2 or heatmap.size == 0:
         raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
     h, w = int(shape[0]), int(shape[1])
     big = cv2.resize(heatmap, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -387,6 +393,8 @@ def heatmap_peak(heatmap, shape) -> tuple[int, int]:
 def inside(point, box) -> bool:
     """True when pixel ``point = (x, y)`` lies in ``box = (x0, y0, x1, y1)`` (x1, y1 excluded)."""
     x0, y0, x1, y1 = _check_box(box)
+    if np.shape(point) != (2,):
+        raise ValueError(f"point must be (x, y), got {point!r}")
     x, y = point
     return x0 <= x < x1 and y0 <= y < y1
 
@@ -518,6 +526,8 @@ def fetch_url(url: str, max_bytes: int = MAX_BYTES, timeout: float = 10.0) -> by
             or not urlparse(url.strip()).hostname:
         raise ValueError(f"not a web address: {url!r}; paste a link starting with https:// "
                          f"that ends at the image itself")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
     request = urllib.request.Request(url.strip(), headers={"User-Agent": "tlcourse/0.1"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -553,6 +563,8 @@ def show_prediction(out, model, data, label: str = "your image", **kwargs) -> Pr
     a bad file, one HTML line saying what is wrong (never a traceback)."""
     from IPython.display import HTML, Image
 
+    if not hasattr(out, "outputs"):
+        raise TypeError(f"out must be an ipywidgets.Output() to show the result in, got {out!r}")
     out.outputs = ()  # clears the area (also from callbacks, where clear_output may not)
     try:
         pred = predict_bytes(model, data, **kwargs)

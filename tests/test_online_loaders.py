@@ -1,0 +1,130 @@
+"""Every loader's online branch end to end against a local HTTP server on 127.0.0.1: download,
+checksum or structural check, load, and the model or data built from those bytes.
+
+The Keras weight files served here are test fixtures (randomly initialised networks saved in the
+layout Keras publishes), used only to check the plumbing; no lesson ever sees them."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+import pytest
+from conftest import SHARED_ASSETS
+
+from tlcourse import assets, models
+
+
+def keras_fixture(folder, include_top):
+    """A MobileNetV2 with random weights saved as Keras' legacy .h5 weights file."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(1)
+    net = keras.applications.MobileNetV2(include_top=include_top, weights=None)
+    name = "keras_mobilenet_v2_224" + ("" if include_top else "_notop")
+    path = folder / assets.get(name).filename
+    with h5py.File(path, "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, net)
+    return name, path, net
+
+
+def serve_as_canonical(monkeypatch, name, url):
+    asset = assets.get(name)
+    monkeypatch.setitem(assets.REGISTRY, name, dataclasses.replace(asset, url=url))
+
+
+@pytest.mark.parametrize("include_top", [False, True])
+def test_keras_weights_download_check_and_build(isolated_env, serve, monkeypatch, capsys,
+                                                include_top):
+    www = isolated_env / "www"
+    www.mkdir()
+    name, path, reference = keras_fixture(www, include_top)
+    base = serve(www)
+    # a download cut off halfway (no Content-Length) fails the structural check: fallback
+    serve_as_canonical(monkeypatch, name, f"{base}/half/{path.name}")
+    kwargs = {} if include_top else {"input_size": 32, "pooling": "avg"}
+    net = models.load_imagenet("mobilenet_v2", include_top=include_top, **kwargs)
+    assert net.source == "offline"
+    out = capsys.readouterr().out
+    assert out.count("offline:") == 1 and "damaged" not in out.split("offline:")[0]
+    assert not assets.cached_path(name).exists()
+    # the whole file: downloaded, checked, sealed, and the network built with its weights
+    serve_as_canonical(monkeypatch, name, f"{base}/{path.name}")
+    net = models.load_imagenet("mobilenet_v2", include_top=include_top, **kwargs)
+    cached = assets.cached_path(name)
+    assert (net.name, net.source) == ("mobilenet_v2", "online")
+    assert assets.sidecar(cached).read_text().strip() == hashlib.sha256(path.read_bytes()).hexdigest()
+    ours = {w.path: w.numpy() for w in net.model.weights}
+    for w in reference.weights:
+        np.testing.assert_array_equal(ours[w.path], w.numpy())
+    captured = capsys.readouterr()
+    assert "B/s" in captured.err  # a progress bar: Keras publishes no size, so always shown
+    assert "known_hash" not in captured.out + captured.err  # pooch's advice is for authors
+    again = models.load_imagenet("mobilenet_v2", include_top=include_top, **kwargs)
+    assert again.source == "cache" and serve.hits[f"/{path.name}"] == 1
+
+
+def test_a_wrong_weights_file_fails_the_structural_check(isolated_env, serve, monkeypatch):
+    www = isolated_env / "www"
+    www.mkdir()
+    _, notop, _ = keras_fixture(www, include_top=False)
+    # the feature extractor's file served where the classifier's should be
+    top_name = "keras_mobilenet_v2_224"
+    (www / "swapped.h5").write_bytes(notop.read_bytes())
+    serve_as_canonical(monkeypatch, top_name, f"{serve(www)}/swapped.h5")
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "0")
+    with pytest.raises(assets.AssetUnavailable, match="layer predictions is missing"):
+        models.load_imagenet("mobilenet_v2")
+
+
+def test_mnist_download_checksum_and_load(isolated_env, serve, monkeypatch):
+    from tlcourse import data
+
+    www = isolated_env / "www"
+    www.mkdir()
+    rng = np.random.default_rng(0)
+    parts = {"x_train": rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
+             "y_train": np.tile(np.arange(10, dtype=np.uint8), 20),
+             "x_test": rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+             "y_test": np.tile(np.arange(10, dtype=np.uint8), 5)}
+    np.savez(www / "mnist.npz", **parts)
+    asset = dataclasses.replace(assets.get("mnist"), url=f"{serve(www)}/mnist.npz",
+                                sha256=assets.sha256(www / "mnist.npz"))
+    monkeypatch.setitem(assets.REGISTRY, "mnist", asset)
+    digits = data.load_mnist(n_train=100)
+    assert digits.source == "online" and digits.x_train.shape == (100, 28, 28)
+    np.testing.assert_array_equal(data.load_mnist().x_test, parts["x_test"])
+
+
+def test_rotten_tomatoes_through_an_http_mirror(isolated_env, serve, monkeypatch):
+    from tlcourse import data
+
+    if not SHARED_ASSETS.is_dir():
+        pytest.skip("../shared/assets is not next to this checkout")
+    monkeypatch.setenv("TLCOURSE_MIRROR", serve(SHARED_ASSETS))
+    splits = data.load_rotten_tomatoes(n_train=300)
+    assert splits.source == "mirror" and len(splits.train_text) == 300
+    assert len(splits.val_text) + len(splits.test_text) == 12_808 - 9_221
+    assert data.load_rotten_tomatoes(n_train=300).source == "cache"
+
+
+def test_a_folder_mirror_serves_a_keras_hub_preset(isolated_env, monkeypatch):
+    from tlcourse import text
+
+    try:
+        folder = text.minilm_path()
+    except assets.AssetUnavailable as exc:
+        pytest.skip(str(exc))
+    mirror = isolated_env / "mirror"
+    mirror.mkdir()
+    (mirror / "all-MiniLM-L6-v2").symlink_to(folder, target_is_directory=True)
+    monkeypatch.setenv("TLCOURSE_MIRROR", str(mirror))
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")  # a folder mirror is local: used even offline
+    enc = text.load_text_encoder("minilm")
+    assert enc.source == "mirror" and enc.preset == str(mirror / "all-MiniLM-L6-v2")
+    vectors = enc.embed(["a good film", "a great movie", "tax forms"], progress=False)
+    sim = vectors @ vectors.T / np.outer(*[np.linalg.norm(vectors, axis=1)] * 2)
+    assert sim[0, 1] > sim[0, 2]
