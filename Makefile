@@ -47,11 +47,12 @@ benchmark: install
 # (.ci/colab/runtime.txt), a kernel that imports a stand-in google.colab, and every notebook
 # run alone in an empty folder, its own Colab cell installing the course from this checkout.
 # Fails if a notebook fails or a package of the runtime changed version.
-COLAB_PYTHON ?= $(shell command -v python3.13 || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n 1)
+# a python3.13 that runs (a pyenv shim of a version not selected does not), else pyenv's own copy
+COLAB_PYTHON ?= $(firstword $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
 COLAB_VENV   ?= .colab-venv
 test-colab:
 	@test -n "$(COLAB_PYTHON)" || { echo "Python 3.13 (Colab's version) not found: install it, or run 'make test-colab COLAB_PYTHON=/path/to/python3.13'"; exit 1; }
-	python3 tools/colab_job.py --python $(COLAB_PYTHON) --venv $(COLAB_VENV) $(if $(MIRROR),--mirror $(MIRROR)) $(if $(filter true,$(CI)),--fresh)
+	$(PYTHON) tools/colab_job.py --python $(COLAB_PYTHON) --venv $(COLAB_VENV) $(if $(MIRROR),--mirror $(MIRROR)) $(if $(filter true,$(CI)),--fresh)
 
 # A real browser drives JupyterLab (tests/browser). Chromium comes from Debian's package
 # (Playwright's own browser download needs hosts a classroom or CI may not reach).

@@ -235,6 +235,27 @@ def test_show_prediction_into_output():
     assert "notes.txt" in message and "not an image" in message and "Traceback" not in message
 
 
+def _upload_value(name, kind, raw):
+    """What a browser upload puts in FileUpload.value: a tuple of dicts in ipywidgets 8, a dict
+    of dicts keyed by file name in ipywidgets 7 (Colab's)."""
+    import ipywidgets as widgets
+
+    if int(widgets.__version__.split(".")[0]) >= 8:
+        return ({"name": name, "type": kind, "size": len(raw), "content": memoryview(raw),
+                 "last_modified": _NOW},)
+    return {name: {"metadata": {"name": name, "type": kind, "size": len(raw),
+                                "lastModified": 1704067200000}, "content": raw}}
+
+
+def test_uploaded_files_reads_both_widget_versions():
+    raw = b"\x89PNG..."
+    eight = ({"name": "a.png", "type": "image/png", "size": 7, "content": memoryview(raw),
+              "last_modified": _NOW},)
+    seven = {"a.png": {"metadata": {"name": "a.png"}, "content": raw}}
+    assert vision._uploaded_files(eight) == vision._uploaded_files(seven) == [("a.png", raw)]
+    assert vision._uploaded_files(()) == vision._uploaded_files({}) == []
+
+
 def test_upload_widget_contract(monkeypatch):
     """The browser test relies on these CSS classes and on what the result area shows."""
     monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
@@ -245,12 +266,10 @@ def test_upload_widget_contract(monkeypatch):
     assert box.url is None  # offline: no URL box
     img = np.full((40, 40, 3), 250, np.uint8)
     raw = _png(img)
-    box.upload.value = ({"name": "white.png", "type": "image/png", "size": len(raw),
-                         "content": memoryview(raw), "last_modified": _NOW},)
+    box.upload.value = _upload_value("white.png", "image/png", raw)
     assert "bright" in box.result.outputs[0]["data"]["text/html"]
     assert "image/png" in box.result.outputs[1]["data"]
-    box.upload.value = ({"name": "empty.jpg", "type": "image/jpeg", "size": 0,
-                         "content": memoryview(b""), "last_modified": _NOW},)
+    box.upload.value = _upload_value("empty.jpg", "image/jpeg", b"")
     assert "empty" in box.result.outputs[0]["data"]["text/html"]
     with_url = vision.upload_widget(model, url_box=True)
     assert with_url.url is not None

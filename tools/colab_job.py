@@ -33,6 +33,8 @@ PINS = ROOT / ".ci" / "colab" / "runtime.txt"
 STUB = ROOT / ".ci" / "colab"  # holds google/colab/__init__.py
 KERNEL = "colab"
 
+UNIT_TESTS = "upload or explorer or bert_layout or online_minilm or compare or stand_in or locate"
+
 RUNNER = r"""
 import sys, nbformat
 from nbclient import NotebookClient
@@ -135,6 +137,16 @@ def main(argv=None) -> int:
         if not ok:
             print("\n".join((done.stdout + done.stderr).splitlines()[-40:]), flush=True)
     run_s = time.monotonic() - run_start
+    # the unit tests that depend on versions Colab has differently (ipywidgets 7's FileUpload,
+    # keras-hub 0.26's checkpoint names, the install cell's choices), on this checkout
+    start = time.monotonic()
+    units = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "tests/test_vision.py", "tests/test_freezing.py", "tests/test_text.py",
+                            "tests/test_install.py", "-k", UNIT_TESTS],
+                           env=dict(env, PYTHONPATH=str(ROOT), MPLBACKEND="Agg"), cwd=ROOT)
+    results.append(("unit tests: " + UNIT_TESTS, units.returncode == 0, time.monotonic() - start))
+    print(f"{'PASS' if units.returncode == 0 else 'FAIL'} {results[-1][0]} "
+          f"({results[-1][2]:.0f} s)", flush=True)
     after = freeze(py)
     changed = {n: (v, after.get(n, "REMOVED")) for n, v in before.items() if after.get(n) != v}
     added = {n: v for n, v in after.items() if n not in before}
@@ -142,7 +154,7 @@ def main(argv=None) -> int:
               for x in PINS.read_text().splitlines() if "==" in x and not x.startswith("#")}
     unpinned = sorted(n for n in before if n not in pinned)
     print(f"\nColab-runtime job: {sum(ok for _, ok, _ in results)} of {len(results)} notebooks "
-          f"passed; venv install {install_s:.0f} s, notebooks {run_s:.0f} s; "
+          f"and unit-test runs passed; venv install {install_s:.0f} s, notebooks {run_s:.0f} s; "
           f"load {open('/proc/loadavg').read().split()[:3] if Path('/proc/loadavg').exists() else '?'}")
     print("pip freeze before vs after: " + ("no preinstalled package changed version" if not changed
           else "CHANGED: " + ", ".join(f"{n} {a} -> {b}" for n, (a, b) in changed.items())))

@@ -31,7 +31,7 @@ ROOTS = [
     "pillow", "scikit-learn", "scikit-image", "opencv-python-headless", "opencv-python",
     "pooch", "requests", "platformdirs", "mlxtend", "tqdm", "h5py", "filelock", "ipywidgets",
     "widgetsnbextension", "ipykernel", "ipython", "jupyter-client", "jupyter-core", "notebook",
-    "nbclient", "nbformat", "pip", "setuptools", "wheel",
+    "nbclient", "nbformat", "pytest", "pluggy", "iniconfig", "pip", "setuptools", "wheel",
 ]
 
 
