@@ -235,16 +235,22 @@ def test_show_prediction_into_output():
     assert "notes.txt" in message and "not an image" in message and "Traceback" not in message
 
 
-def _upload_value(name, kind, raw):
-    """What a browser upload puts in FileUpload.value: a tuple of dicts in ipywidgets 8, a dict
-    of dicts keyed by file name in ipywidgets 7 (Colab's)."""
+def _upload(widget, name, kind, raw):
+    """Do what a browser upload does to a FileUpload. ipywidgets 8: ``value`` becomes a tuple of
+    dicts. ipywidgets 7 (Colab's): ``value`` is read-only; the browser sends ``metadata`` and
+    ``data`` and bumps ``_counter``, and the widget then sets ``value`` to a dict of dicts
+    keyed by file name."""
     import ipywidgets as widgets
 
     if int(widgets.__version__.split(".")[0]) >= 8:
-        return ({"name": name, "type": kind, "size": len(raw), "content": memoryview(raw),
-                 "last_modified": _NOW},)
-    return {name: {"metadata": {"name": name, "type": kind, "size": len(raw),
-                                "lastModified": 1704067200000}, "content": raw}}
+        widget.value = ({"name": name, "type": kind, "size": len(raw), "content": memoryview(raw),
+                         "last_modified": _NOW},)
+        return
+    widget.metadata = [{"name": name, "type": kind, "size": len(raw),
+                        "lastModified": 1704067200000}]
+    widget.data = [raw]
+    widget._counter += 1
+    assert isinstance(widget.value, dict) and widget.value[name]["content"] == raw
 
 
 def test_uploaded_files_reads_both_widget_versions():
@@ -266,10 +272,10 @@ def test_upload_widget_contract(monkeypatch):
     assert box.url is None  # offline: no URL box
     img = np.full((40, 40, 3), 250, np.uint8)
     raw = _png(img)
-    box.upload.value = _upload_value("white.png", "image/png", raw)
+    _upload(box.upload, "white.png", "image/png", raw)
     assert "bright" in box.result.outputs[0]["data"]["text/html"]
     assert "image/png" in box.result.outputs[1]["data"]
-    box.upload.value = _upload_value("empty.jpg", "image/jpeg", b"")
+    _upload(box.upload, "empty.jpg", "image/jpeg", b"")
     assert "empty" in box.result.outputs[0]["data"]["text/html"]
     with_url = vision.upload_widget(model, url_box=True)
     assert with_url.url is not None
