@@ -46,7 +46,8 @@ benchmark: install
 # Colab's runtime (tools/colab_job.py): a Python 3.13 venv with Colab's published versions
 # (.ci/colab/runtime.txt), a kernel that imports a stand-in google.colab, and every notebook
 # run alone in an empty folder, its own Colab cell installing the course from this checkout.
-# Fails if a notebook fails or a package of the runtime changed version.
+# Then the unit tests on the same versions. Fails if a notebook or test fails, or if a package
+# of the runtime changed version.
 # a python3.13 that runs (a pyenv shim of a version not selected does not), else pyenv's own copy
 COLAB_PYTHON ?= $(firstword $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
 COLAB_VENV   ?= .colab-venv

@@ -7,8 +7,9 @@
    (TLCOURSE_PIP_SOURCE) and only what the runtime lacks.
 3. Each notebook (lessons and solutions) is copied alone into an empty folder and run there
    in quick mode, offline, with the asset mirror, as `make test` runs them.
-4. The job fails if any notebook fails or if any package the runtime had changed version
-   (`pip freeze` before and after). Packages added (the course, its stand-ins) are listed.
+4. The unit tests run on the same versions (this checkout on the path).
+5. The job fails if any notebook or test fails or if any package the runtime had changed
+   version (`pip freeze` before and after). Packages added (the course, its stand-ins) are listed.
 
     python3 tools/colab_job.py --python /path/to/python3.13 [--venv .colab-venv] [--fresh]
         [--mirror DIR] [notebooks...]
@@ -32,8 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / ".ci" / "colab" / "runtime.txt"
 STUB = ROOT / ".ci" / "colab"  # holds google/colab/__init__.py
 KERNEL = "colab"
-
-UNIT_TESTS = "upload or explorer or bert_layout or online_minilm or compare or stand_in or locate"
 
 RUNNER = r"""
 import sys, nbformat
@@ -137,14 +136,15 @@ def main(argv=None) -> int:
         if not ok:
             print("\n".join((done.stdout + done.stderr).splitlines()[-40:]), flush=True)
     run_s = time.monotonic() - run_start
-    # the unit tests that depend on versions Colab has differently (ipywidgets 7's FileUpload,
-    # keras-hub 0.26's checkpoint names, the install cell's choices), on this checkout
+    # the unit tests on Colab's versions too (ipywidgets 7's FileUpload, keras-hub 0.26's
+    # checkpoint names, numpy 2.1, scikit-learn 1.6...), on this checkout
     start = time.monotonic()
-    units = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            "tests/test_vision.py", "tests/test_freezing.py", "tests/test_text.py",
-                            "tests/test_install.py", "-k", UNIT_TESTS],
-                           env=dict(env, PYTHONPATH=str(ROOT), MPLBACKEND="Agg"), cwd=ROOT)
-    results.append(("unit tests: " + UNIT_TESTS, units.returncode == 0, time.monotonic() - start))
+    units = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
+                            "--ignore=tests/browser"],
+                           env={**{k: v for k, v in env.items() if k != "TLCOURSE_OFFLINE"},
+                                "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}, cwd=ROOT)  # as make unit
+    results.append(("unit tests (tests/, Colab's versions)", units.returncode == 0,
+                    time.monotonic() - start))
     print(f"{'PASS' if units.returncode == 0 else 'FAIL'} {results[-1][0]} "
           f"({results[-1][2]:.0f} s)", flush=True)
     after = freeze(py)
