@@ -11,13 +11,13 @@ MIRROR ?= $(if $(wildcard ../shared/assets),$(abspath ../shared/assets),)
 TEST_ENV := TLCOURSE_QUICK=1 $(if $(MIRROR),TLCOURSE_MIRROR=$(MIRROR)) \
             TLCOURSE_CACHE=$(CURDIR)/.cache/tlcourse MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=3
 
-.PHONY: install lab test lint unit notebooks test-browser benchmark clean
+.PHONY: install lab test lint unit notebooks test-colab test-browser benchmark clean
 
 $(STAMP): pyproject.toml tools/no_deps.py
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it, or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[dev,lab]"  # lab: JupyterLab and the kernel; dev: the test tools
 	# Packages whose declared dependencies are wrong for us (see [tool.tlcourse] in pyproject.toml)
 	$(PY) -m pip install --no-deps $$($(PY) tools/no_deps.py)
 	$(PY) -m ipykernel install --sys-prefix --name tlcourse --display-name "Python 3 (tlcourse)"  # this venv's own kernel: each checkout runs its own Python
@@ -42,6 +42,18 @@ test: lint unit notebooks
 
 benchmark: install
 	$(PY) benchmarks/time_notebooks.py
+
+# Colab's runtime (tools/colab_job.py): a Python 3.13 venv with Colab's published versions
+# (.ci/colab/runtime.txt), a kernel that imports a stand-in google.colab, and every notebook
+# run alone in an empty folder, its own Colab cell installing the course from this checkout.
+# Then the unit tests on the same versions. Fails if a notebook or test fails, or if a package
+# of the runtime changed version.
+# a python3.13 that runs (a pyenv shim of a version not selected does not), else pyenv's own copy
+COLAB_PYTHON ?= $(firstword $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
+COLAB_VENV   ?= .colab-venv
+test-colab:
+	@test -n "$(COLAB_PYTHON)" || { echo "Python 3.13 (Colab's version) not found: install it, or run 'make test-colab COLAB_PYTHON=/path/to/python3.13'"; exit 1; }
+	$(PYTHON) tools/colab_job.py --python $(COLAB_PYTHON) --venv $(COLAB_VENV) $(if $(MIRROR),--mirror $(MIRROR)) $(if $(filter true,$(CI)),--fresh)
 
 # A real browser drives JupyterLab (tests/browser). Chromium comes from Debian's package
 # (Playwright's own browser download needs hosts a classroom or CI may not reach).

@@ -18,7 +18,9 @@ def _norm(req: str) -> str:
 
 def test_environment_yml_mirrors_pyproject():
     project = _pyproject()["project"]
-    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    assert set(extras) == {"lab", "dev"}, "environment.yml mirrors the runtime, lab and dev lists"
+    wanted = {_norm(r) for r in project["dependencies"] + extras["lab"] + extras["dev"]}
     lines = (ROOT / "environment.yml").read_text().splitlines()
     pip_reqs = {_norm(m.group(1)) for line in lines
                 if (m := re.match(r"^\s{6}- ([A-Za-z0-9_.\-]+[<>=!~][^#]*)", line))}
@@ -40,4 +42,38 @@ def test_no_deps_packages_are_installed_by_every_setup():
 
 def test_tensorflow_bound_means_keras_3():
     deps = _pyproject()["project"]["dependencies"]
-    assert "tensorflow>=2.16" in deps and "keras>=3.3" in deps
+    assert "tensorflow>=2.20" in deps and "keras>=3.13" in deps
+
+
+def test_runtime_needs_no_lab():
+    """Colab brings its own kernel stack: the runtime list must not ask for one."""
+    project = _pyproject()["project"]
+    names = {re.split(r"[<>=!~ ]", r)[0].lower() for r in project["dependencies"]}
+    assert not names & {"jupyterlab", "ipykernel", "notebook", "jupyter_client", "jupyter-client"}
+    assert {"jupyterlab", "ipykernel"} <= {re.split(r"[<>=!~ ]", r)[0].lower()
+                                           for r in project["optional-dependencies"]["lab"]}
+    assert '".[dev,lab]"' in (ROOT / "Makefile").read_text()
+
+
+def test_lower_bounds_admit_the_colab_runtime():
+    """Every runtime requirement admits the version pinned in the Colab-runtime job."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / ".ci" / "colab" / "runtime.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("#")[0].strip().split("==")
+            pins[canonicalize_name(name)] = version
+    for line in _pyproject()["project"]["dependencies"]:
+        req = Requirement(line.split("#")[0])
+        assert canonicalize_name(req.name) in pins, f"{req.name} is not pinned in runtime.txt"
+        assert req.specifier.contains(pins[canonicalize_name(req.name)]), (req, pins[req.name])
+
+
+def test_stand_ins_listed_once():
+    """The package installs its stand-ins itself (Colab): its list is pyproject's."""
+    from tlcourse import install
+
+    listed = _pyproject()["tool"]["tlcourse"]["no-deps"]
+    assert [f"{k}=={v}" for k, v in install.NO_DEPS.items()] == listed

@@ -124,7 +124,8 @@ def test_a_folder_mirror_serves_a_keras_hub_preset(isolated_env, monkeypatch):
     monkeypatch.setenv("TLCOURSE_MIRROR", str(mirror))
     monkeypatch.setenv("TLCOURSE_OFFLINE", "1")  # a folder mirror is local: used even offline
     enc = text.load_text_encoder("minilm")
-    assert enc.source == "mirror" and enc.preset == str(mirror / "all-MiniLM-L6-v2")
+    assert enc.source == "mirror"  # the mirror's folder, in keras-hub's BERT layout:
+    assert enc.preset == text.bert_layout(mirror / "all-MiniLM-L6-v2")
     vectors = enc.embed(["a good film", "a great movie", "tax forms"], progress=False)
     sim = vectors @ vectors.T / np.outer(*[np.linalg.norm(vectors, axis=1)] * 2)
     assert sim[0, 1] > sim[0, 2]

@@ -235,6 +235,33 @@ def test_show_prediction_into_output():
     assert "notes.txt" in message and "not an image" in message and "Traceback" not in message
 
 
+def _upload(widget, name, kind, raw):
+    """Do what a browser upload does to a FileUpload. ipywidgets 8: ``value`` becomes a tuple of
+    dicts. ipywidgets 7 (Colab's): ``value`` is read-only; the browser sends ``metadata`` and
+    ``data`` and bumps ``_counter``, and the widget then sets ``value`` to a dict of dicts
+    keyed by file name."""
+    import ipywidgets as widgets
+
+    if int(widgets.__version__.split(".")[0]) >= 8:
+        widget.value = ({"name": name, "type": kind, "size": len(raw), "content": memoryview(raw),
+                         "last_modified": _NOW},)
+        return
+    widget.metadata = [{"name": name, "type": kind, "size": len(raw),
+                        "lastModified": 1704067200000}]
+    widget.data = [raw]
+    widget._counter += 1
+    assert isinstance(widget.value, dict) and widget.value[name]["content"] == raw
+
+
+def test_uploaded_files_reads_both_widget_versions():
+    raw = b"\x89PNG..."
+    eight = ({"name": "a.png", "type": "image/png", "size": 7, "content": memoryview(raw),
+              "last_modified": _NOW},)
+    seven = {"a.png": {"metadata": {"name": "a.png"}, "content": raw}}
+    assert vision._uploaded_files(eight) == vision._uploaded_files(seven) == [("a.png", raw)]
+    assert vision._uploaded_files(()) == vision._uploaded_files({}) == []
+
+
 def test_upload_widget_contract(monkeypatch):
     """The browser test relies on these CSS classes and on what the result area shows."""
     monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
@@ -245,12 +272,10 @@ def test_upload_widget_contract(monkeypatch):
     assert box.url is None  # offline: no URL box
     img = np.full((40, 40, 3), 250, np.uint8)
     raw = _png(img)
-    box.upload.value = ({"name": "white.png", "type": "image/png", "size": len(raw),
-                         "content": memoryview(raw), "last_modified": _NOW},)
+    _upload(box.upload, "white.png", "image/png", raw)
     assert "bright" in box.result.outputs[0]["data"]["text/html"]
     assert "image/png" in box.result.outputs[1]["data"]
-    box.upload.value = ({"name": "empty.jpg", "type": "image/jpeg", "size": 0,
-                         "content": memoryview(b""), "last_modified": _NOW},)
+    _upload(box.upload, "empty.jpg", "image/jpeg", b"")
     assert "empty" in box.result.outputs[0]["data"]["text/html"]
     with_url = vision.upload_widget(model, url_box=True)
     assert with_url.url is not None

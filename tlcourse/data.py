@@ -205,7 +205,8 @@ class Photo:
 
         spec = importlib.util.find_spec(self.package)
         if spec is None or spec.origin is None:
-            raise FileNotFoundError(f"package {self.package!r} is not installed: run `make install`")
+            dist = {"skimage": "scikit-image", "sklearn": "scikit-learn"}.get(self.package, self.package)
+            raise FileNotFoundError(f"package {self.package!r} is not installed: run `%pip install {dist}`")
         return Path(spec.origin).parent / self.relpath
 
 

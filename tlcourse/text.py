@@ -125,9 +125,87 @@ def _use_course_cache() -> None:
     os.environ.setdefault("HF_HUB_CACHE", str(config.cache_dir() / "huggingface"))
 
 
+#: files of a transformers BERT checkpoint that keras-hub reads (weights, config, tokenizer)
+_HF_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json",
+             "tokenizer_config.json", "special_tokens_map.json"]
+
+
+def _renamed(key: str) -> str:
+    key = key.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+    return key if key.startswith("bert.") else "bert." + key
+
+
+def bert_layout(folder) -> str:
+    """A folder keras-hub can load with ``BertBackbone.from_preset`` on every supported version.
+
+    sentence-transformers checkpoints (all-MiniLM-L6-v2, online and offline) name their tensors
+    ``embeddings.word_embeddings.weight`` and ``...LayerNorm.weight``. keras-hub 0.26 (Colab's)
+    only reads the original BERT names, ``bert.embeddings.word_embeddings.weight`` and
+    ``...LayerNorm.gamma``, and raises ``SafetensorError: File does not contain tensor ...``;
+    later versions read both. So the tensors are renamed once (same values, no other change)
+    into a folder of the course cache, and that folder is what keras-hub loads everywhere.
+    A folder already in the original layout, or without ``model.safetensors``, is returned as it is.
+    """
+    import hashlib
+    import json
+    import shutil
+    import struct
+    import tempfile
+    from pathlib import Path
+
+    from . import config
+
+    folder = Path(folder)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():  # not a transformers checkpoint (e.g. a Keras preset folder)
+        return str(folder)
+    with open(weights, "rb") as fh:  # the JSON header names every tensor; reading it is cheap
+        header = fh.read(struct.unpack("<Q", fh.read(8))[0])
+    names = [k for k in json.loads(header) if k != "__metadata__"]
+    if all(_renamed(k) == k for k in names if "position_ids" not in k):
+        return str(folder)
+    digest = hashlib.sha256(header + str(weights.stat().st_size).encode()).hexdigest()[:16]
+    dest = config.cache_dir() / "presets" / f"bert-layout-{digest}"
+    extras = [f for f in sorted(folder.iterdir()) if f.is_file() and f.name != "model.safetensors"]
+
+    def convert(tmp):
+        from safetensors.numpy import load_file, save_file
+
+        tensors = {_renamed(k): v for k, v in load_file(str(weights)).items()
+                   if "position_ids" not in k}  # a constant index, not a weight
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+
+    # Each file is a cache entry like any other (atomic, locked, sealed, per-user when read-only)
+    what = "the MiniLM checkpoint in keras-hub's BERT layout"
+    paths = [assets.ensure_file(dest / "model.safetensors", convert, what=what)[0]]
+    paths += [assets.ensure_file(dest / f.name, lambda tmp, f=f: shutil.copyfile(f, tmp), what=what)[0]
+              for f in extras]
+    if all(p is not None for p in paths) and len({p.parent for p in paths}) == 1:
+        return str(paths[0].parent)
+    # no writable cache at all (or entries split between two caches): a private copy
+    private = Path(tempfile.mkdtemp(prefix="tlcourse-bert-layout-"))
+    convert(private / "model.safetensors")
+    for f in extras:
+        shutil.copyfile(f, private / f.name)
+    return str(private)
+
+
+def _hf_folder(preset: str) -> str:
+    """Download the files of an ``hf://owner/name`` preset (huggingface_hub, the course cache)."""
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(preset.removeprefix("hf://"), allow_patterns=_HF_FILES)
+
+
 def _load(name: str, preset: str, source: str, description: str) -> assets.Sourced:
+    import os
+
     import keras_hub
 
+    if preset.startswith("hf://"):
+        preset = _hf_folder(preset)
+    if os.path.isdir(preset):  # a local checkpoint folder
+        preset = bert_layout(preset)
     backbone = keras_hub.models.BertBackbone.from_preset(preset)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(preset)
     enc = TextEncoder(name, preset, backbone, tokenizer, source, description)
