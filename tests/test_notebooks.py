@@ -58,7 +58,7 @@ def test_lesson_skeleton(name):
     assert "tlcourse.setup(" in code[1], "the first cell after the Colab cell calls tlcourse.setup()"
     for heading in ("## You will learn", "## Exercises", "## Summary", "## Going further"):
         assert heading in markdown, f"{name} lacks a '{heading}' section"
-    checks = sum("check(" in c for c in code)
+    checks = sum(bool(re.search(r"\bcheck\w*\(", c)) for c in code)  # check(...), check_x(...)
     assert checks >= 3, f"{name} has {checks} self-check cells; at least 3 exercises are needed"
     asserts = sum("assert " in c for c in code)
     assert asserts >= 3, f"{name} asserts too little of what it teaches ({asserts} cells)"
