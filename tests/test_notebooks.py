@@ -81,3 +81,20 @@ def test_readme_badges_match_the_notebooks():
     readme = (ROOT / "README.md").read_text()
     for name in course.LESSONS:
         assert course.badges(f"notebooks/{name}") in readme, f"README lacks the badges of {name}"
+
+
+def test_lesson07_exercises_use_the_packaged_checks():
+    """Lesson 07: four exercises or more; lesson and solutions call the same packaged checks
+    (tlcourse.exercises), and the solutions define no check of their own."""
+    name = "07_your_own_images.ipynb"
+    lesson = _cells(ROOT / "notebooks" / name)
+    solutions = "\n".join(_source(c) for c in _cells(ROOT / "notebooks" / "solutions" / name)
+                          if c["cell_type"] == "code")
+    headings = [s for c in lesson if c["cell_type"] == "markdown"
+                for s in _source(c).splitlines() if s.startswith("### Exercise")]
+    assert len(headings) >= 4, headings
+    code = "\n".join(_source(c) for c in lesson if c["cell_type"] == "code")
+    called = set(re.findall(r"exercises\.(check_\w+)\(", code))
+    assert len(called) >= 4, called
+    assert called <= set(re.findall(r"exercises\.(check_\w+)\(", solutions))
+    assert not re.search(r"def (_ex|validate|check)\w*\(", solutions)

@@ -192,8 +192,13 @@ def check_levels(answer, model, root, size: int) -> bool:
 
     from . import imagefolders
 
+    folders = imagefolders.level_folders(root)
+    if not isinstance(answer, dict) or set(answer) != set(folders):  # no need to predict
+        return check("Exercise 4", answer, validate=lambda a: (
+            f"answer must be a dict with the keys {sorted(folders)}: {{0.0: ..., 1 / 3: ..., "
+            "2 / 3: ..., 1.0: ...}"))
     expected = {}
-    for level, folder in imagefolders.level_folders(root).items():
+    for level, folder in folders.items():
         ds = keras.utils.image_dataset_from_directory(folder, labels=None, image_size=(size, size),
                                                       shuffle=False, verbose=False)
         expected[level] = float(np.mean(model.predict(ds, verbose=0)[:, 1]))
