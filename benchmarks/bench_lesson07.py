@@ -7,7 +7,7 @@ label budget, the threshold for recall >= 0.95, and the TensorFlow Lite comparis
     .venv/bin/python benchmarks/bench_lesson07.py --modes quick         # quick mode only
     .venv/bin/python benchmarks/bench_lesson07.py --seeds 0 --save /tmp/out
 
-Writes the ``lesson07`` section of benchmarks/RESULTS.md. A seed replaces the lesson's
+Writes the ``lesson07`` section of benchmarks/RESULTS.md (``--section`` names another). A seed replaces the lesson's
 ``SEED = 0`` (the validation split, the shuffling, the augmentation and Keras' initial weights).
 The figures are read from the lesson's own variables by a cell appended in memory, so they are
 the numbers the lesson asserted on. Records the load average: on a shared machine wall times are
@@ -144,6 +144,8 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", default=["full", "quick"], choices=["quick", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--save", type=Path, default=None, help="folder for the executed notebooks")
+    parser.add_argument("--section", default="lesson07",
+                        help="RESULTS.md section to write (another name keeps earlier runs)")
     args = parser.parse_args(argv)
     runs = {}
     for mode in args.modes:
@@ -153,8 +155,8 @@ def main(argv=None) -> int:
                   flush=True)
         r = runs[("solutions", mode, "-")] = run(SOLUTIONS, mode == "quick", None, args.save)
         print("solutions", mode, {k: r[k] for k in ("wall_s", "status")}, flush=True)
-    path = write_section("lesson07", section(runs))
-    print(f"wrote the lesson07 section of {path}")
+    path = write_section(args.section, section(runs))
+    print(f"wrote the {args.section} section of {path}")
     return 0 if all(r["status"] == "ok" for r in runs.values()) else 1
 
 
