@@ -17,6 +17,7 @@ inflated, and the kernel's CPU time is the better guide.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -76,7 +77,8 @@ def run(path: Path, quick: bool, seed: int | None, save: Path | None) -> dict:
             file = save / (f"{path.stem}{'_solutions' if 'solutions' in str(path) else ''}"
                            f"_{'quick' if quick else 'full'}_seed{seed}.ipynb")
         r = run_notebook(source, quick, REPORT_CELL, marker="BENCH_JSON ", save=file)
-    return {"wall_s": r.wall_s, "status": r.status, "load": r.load, **r.data}
+    status = re.sub(r"\x1b\[[0-9;]*m", "", r.status)  # no terminal colours in the table
+    return {"wall_s": r.wall_s, "status": status, "load": r.load, **r.data}
 
 
 def _spread(values) -> str:
