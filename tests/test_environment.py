@@ -65,8 +65,12 @@ def test_lower_bounds_admit_the_colab_runtime():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("#")[0].strip().split("==")
             pins[canonicalize_name(name)] = version
+    not_on_colab = {"elpv-dataset"}  # Colab lacks it: the lesson's Colab cell installs it
     for line in _pyproject()["project"]["dependencies"]:
         req = Requirement(line.split("#")[0])
+        if canonicalize_name(req.name) in not_on_colab:
+            assert canonicalize_name(req.name) not in pins, f"{req.name} is on Colab now"
+            continue
         assert canonicalize_name(req.name) in pins, f"{req.name} is not pinned in runtime.txt"
         assert req.specifier.contains(pins[canonicalize_name(req.name)]), (req, pins[req.name])
 

@@ -58,7 +58,7 @@ def test_lesson_skeleton(name):
     assert "tlcourse.setup(" in code[1], "the first cell after the Colab cell calls tlcourse.setup()"
     for heading in ("## You will learn", "## Exercises", "## Summary", "## Going further"):
         assert heading in markdown, f"{name} lacks a '{heading}' section"
-    checks = sum("check(" in c for c in code)
+    checks = sum(bool(re.search(r"\bcheck\w*\(", c)) for c in code)  # check(...), check_x(...)
     assert checks >= 3, f"{name} has {checks} self-check cells; at least 3 exercises are needed"
     asserts = sum("assert " in c for c in code)
     assert asserts >= 3, f"{name} asserts too little of what it teaches ({asserts} cells)"
@@ -81,3 +81,56 @@ def test_readme_badges_match_the_notebooks():
     readme = (ROOT / "README.md").read_text()
     for name in course.LESSONS:
         assert course.badges(f"notebooks/{name}") in readme, f"README lacks the badges of {name}"
+
+
+def test_lesson07_exercises_use_the_packaged_checks():
+    """Lesson 07: four exercises or more; lesson and solutions call the same packaged checks
+    (tlcourse.exercises), and the solutions define no check of their own."""
+    name = "07_your_own_images.ipynb"
+    lesson = _cells(ROOT / "notebooks" / name)
+    solutions = "\n".join(_source(c) for c in _cells(ROOT / "notebooks" / "solutions" / name)
+                          if c["cell_type"] == "code")
+    headings = [s for c in lesson if c["cell_type"] == "markdown"
+                for s in _source(c).splitlines() if s.startswith("### Exercise")]
+    assert len(headings) >= 4, headings
+    code = "\n".join(_source(c) for c in lesson if c["cell_type"] == "code")
+    called = set(re.findall(r"exercises\.(check_\w+)\(", code))
+    assert len(called) >= 4, called
+    assert called <= set(re.findall(r"exercises\.(check_\w+)\(", solutions))
+    assert not re.search(r"def (_ex|validate|check)\w*\(", solutions)
+
+
+#: lessons written to the course's exercise rules: at least four exercises, each headed
+#: "### Exercise N: title" with its kind on the next line; at least two in which the learner
+#: writes or changes the lesson's code (the check runs it) and one decision made on validation
+#: data; numbered sections; Summary, Going further and Credits each a cell of its own.
+EXERCISE_RULES = ["07_your_own_images.ipynb"]
+KINDS = ("write code", "change code", "decide on validation", "read and reason")
+EXERCISE_RE = re.compile(r"\A### Exercise (\d+): \S.*\n\*Kind: ([a-z ]+)\*\s*$", re.M)
+
+
+@pytest.mark.parametrize("name", EXERCISE_RULES)
+def test_exercise_rules(name):
+    cells = [c for c in _cells(ROOT / "notebooks" / name) if c["cell_type"] == "markdown"]
+    texts = [_source(c) for c in cells]
+    headed = [t for t in texts if t.startswith("### Exercise")]
+    found = [EXERCISE_RE.match(t) for t in headed]
+    bad = [t.splitlines()[0] for t, m in zip(headed, found, strict=True) if not m]
+    assert not bad, f"{name}: write '### Exercise N: title' and then '*Kind: ...*' ({bad})"
+    numbers = [int(m.group(1)) for m in found]
+    kinds = [m.group(2) for m in found]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 4, (name, numbers)
+    assert set(kinds) <= set(KINDS), f"{name}: kinds are {KINDS}, got {kinds}"
+    assert sum(k in ("write code", "change code") for k in kinds) >= 2, (name, kinds)
+    assert "decide on validation" in kinds, (name, kinds)
+
+
+@pytest.mark.parametrize("name", EXERCISE_RULES)
+def test_numbered_sections_and_closing_cells(name):
+    texts = [_source(c) for c in _cells(ROOT / "notebooks" / name) if c["cell_type"] == "markdown"]
+    sections = [int(m.group(1)) for t in texts for m in re.finditer(r"^## (\d+)\. ", t, re.M)]
+    assert sections == list(range(1, len(sections) + 1)) and sections, (name, sections)
+    unnumbered = [m.group(1) for t in texts for m in re.finditer(r"^## (?!\d+\. )(.+)$", t, re.M)]
+    assert unnumbered == ["You will learn", "Exercises", "Summary", "Going further", "Credits"], unnumbered
+    for heading in ("## Summary", "## Going further", "## Credits"):
+        assert sum(t.startswith(heading) for t in texts) == 1, f"{name}: '{heading}' starts its own cell"

@@ -30,6 +30,10 @@ LESSONS = {
     "06_domain_adaptation.ipynb": (
         "Domain adaptation",
         "measuring a domain gap, few-label fine-tuning, CORAL and DANN"),
+    "07_your_own_images.ipynb": (
+        "Your own images: a solar-cell defect detector",
+        "a folder of your own images, two-stage fine-tuning, choosing on validation, "
+        "thresholds, export"),
 }
 
 
