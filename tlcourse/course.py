@@ -59,8 +59,10 @@ def badges(notebook: str) -> str:
 
 
 def _check(notebook: str) -> None:
-    if not isinstance(notebook, str) or not notebook.endswith(".ipynb"):
-        raise ValueError(f"expected a notebook path such as 'notebooks/01_x.ipynb', got {notebook!r}")
+    folder, _, name = notebook.rpartition("/") if isinstance(notebook, str) else ("", "", None)
+    if folder not in ("notebooks", "notebooks/solutions") or name not in LESSONS:
+        raise ValueError(f"expected a lesson path such as 'notebooks/{next(iter(LESSONS))}' or "
+                         f"'notebooks/solutions/...' with a name from course.LESSONS, got {notebook!r}")
 
 
 #: environment variable naming what the Colab cell installs the course from (tests: a checkout)
