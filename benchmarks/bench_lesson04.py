@@ -134,7 +134,8 @@ _claims["Grace Hopper's uniform map peaks below the middle: y - h/2 (pixels)"] =
 _small, _large = comparison["parameters (M)"].idxmin(), comparison["parameters (M)"].idxmax()
 _claims["parameters: large / small (asserted > 3)"] = (
     float(comparison.loc[_large, "parameters (M)"] / comparison.loc[_small, "parameters (M)"]), 3.0)
-_claims["CPU ms per image: large / small (asserted > 1)"] = (
+_claims["multiply-adds: large / small (asserted > 3)"] = (float(ratios["multiply-adds (G)"]), 3.0)
+_claims["CPU ms per image: large / small (printed, not asserted)"] = (
     float(comparison.loc[_large, "ms per image"] / comparison.loc[_small, "ms per image"]), 1.0)
 print("BENCH" + _json.dumps({"network": clf.name, "claims": _claims}))
 """
