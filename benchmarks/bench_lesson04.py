@@ -2,7 +2,14 @@
 lesson asserts, and (with --notebooks) the lesson's run times in quick and full mode.
 
     .venv/bin/python benchmarks/bench_lesson04.py               # model figures only (~1 min)
+    .venv/bin/python benchmarks/bench_lesson04.py --reruns 3    # + the lesson in full mode 3x,
+                                                                #   each assertion's margin
     .venv/bin/python benchmarks/bench_lesson04.py --notebooks   # + lesson/solutions run times
+
+``--reruns N`` runs the whole lesson N times in full mode, each in a fresh kernel, and
+harvests every quantity a full-mode assertion tests: its value in each run, the spread
+(largest minus smallest) and the margin (distance from the assertion's threshold, smallest
+over the runs). An assertion is safe when its margin exceeds 3x its spread.
 
 Writes the ``lesson04`` section of benchmarks/RESULTS.md. Runs whichever network
 ``load_imagenet("resnet50")`` gives (offline: EfficientNet-Lite0) and says which.
@@ -52,7 +59,7 @@ def model_figures(repeats: int = 5) -> list[str]:
         sec = vision.seconds_per_image(model, prep(batch.astype("float32")), repeats=repeats)
         lines.append(f"| {label} | {param_counts(model)['total']:,} | {sec * 1000:.0f} |")
     cat = photos[names.index("cat")]
-    vision.grad_cam(clf, cat)  # warm-up
+    vision.grad_cam(clf, cat)  # warm-up (the lesson's cell of section 7, as the package keeps it)
     start = time.perf_counter()
     cam = vision.grad_cam(clf, cat)
     cam_s = time.perf_counter() - start
@@ -79,6 +86,87 @@ def model_figures(repeats: int = 5) -> list[str]:
     return lines
 
 
+# run in the lesson's kernel after its last cell: (value, threshold, "above"/"below") per claim
+HARVEST = r"""
+import json as _json
+_P = clf.model.predict(clf.preprocess(batch), verbose=0)
+_names = [n for _, n in models.imagenet_classes()]
+def _gap(row, inside):  # best probability of the named classes minus the best of the others
+    a = max(p for n, p in zip(_names, row) if n in inside)
+    b = max(p for n, p in zip(_names, row) if n not in inside)
+    return float(a - b)
+_ws = table.set_index(["photo", "preprocessing"])
+_wrong = f"wrong scaling ({wrong_name})"
+_claims = {
+  "cat top-1 is a cat class: p(best cat class) - p(best other)": (_gap(_P[0], CAT_CLASSES), 0.0),
+  "coffee top-1 is a cup class: p(best cup class) - p(best other)": (_gap(_P[1], CUP_CLASSES), 0.0),
+}
+for _n in ["cat", "coffee"]:
+    _r = _ws.loc[(_n, _wrong)]
+    _claims[f"{_n}, wrong scaling changes top-1: p(new top-1) - p(right class)"] = (
+        float(_r["top-1 prob."] - _r["prob. of the right top-1"]), 0.0)
+    _claims[f"{_n}, BGR lowers p(right class): right - BGR"] = (
+        float(mismatch[_n, "right"][1] - mismatch[_n, "BGR into the model"][1]), 0.0)
+_claims["portraits less sure than cat and cup: min(cat, cup) - max(portraits)"] = (
+    float(min(p1["cat"], p1["coffee"]) - max(p for _, _, p in people_top1.values())), 0.0)
+_claims["cat upside down less sure: p(cat) - p(upright class, rotated 180)"] = (
+    float(robust["cat"][1] - robust["cat rotated 180"][2]), 0.0)
+for _k in ["rocket rotated 90", "temple rotated 180"]:
+    _claims[f"{_k} changes top-1: p(top-1) - p(upright top-1)"] = (
+        float(robust[_k][1] - robust[_k][2]), 0.0)
+_var = dict(zip(variants, decoded))  # the top-5 of section 6's rotated and cropped photos
+for _k in ["cat rotated 90", "cat rotated 180"]:
+    _cat = max((p for _, n, p in _var[_k] if n in CAT_CLASSES), default=0.0)
+    _other = max((p for _, n, p in _var[_k] if n not in CAT_CLASSES), default=0.0)
+    _claims[f"{_k} still a cat class: p(best cat class) - p(best other, top-5)"] = (
+        float(_cat - _other), 0.0)
+_med = by_kind.median()
+_claims["median p(no class) < median p(class): difference"] = (float(_med["yes"] - _med["no"]), 0.0)
+_claims["max p(no class) < min p(class): difference"] = (
+    float(by_kind.min()["yes"] - by_kind.max()["no"]), 0.0)
+_x, _y = peak
+_claims["Grad-CAM peak inside the cat's face box: pixels from the nearest edge"] = (
+    float(min(_x - CAT_FACE[0], CAT_FACE[2] - 1 - _x, _y - CAT_FACE[1], CAT_FACE[3] - 1 - _y)), 0.0)
+_claims["Grad-CAM weight in the face box - the box's area share"] = (
+    float(weight_share - area_share), 0.0)
+_claims["Grace Hopper's uniform map peaks below the middle: y - h/2 (pixels)"] = (
+    float(hy - pred.image.shape[0] / 2) if pred.top1 == "military_uniform" else float("nan"), 0.0)
+_small, _large = comparison["parameters (M)"].idxmin(), comparison["parameters (M)"].idxmax()
+_claims["parameters: large / small (asserted > 3)"] = (
+    float(comparison.loc[_large, "parameters (M)"] / comparison.loc[_small, "parameters (M)"]), 3.0)
+_claims["multiply-adds: large / small (asserted > 3)"] = (float(ratios["multiply-adds (G)"]), 3.0)
+_claims["CPU ms per image: large / small (printed, not asserted)"] = (
+    float(comparison.loc[_large, "ms per image"] / comparison.loc[_small, "ms per image"]), 1.0)
+print("BENCH" + _json.dumps({"network": clf.name, "claims": _claims}))
+"""
+
+
+def reruns(n: int) -> list[str]:
+    """The lesson in full mode ``n`` times (fresh kernels): each assertion's values, spread and
+    margin, and the run times."""
+    runs = []
+    for i in range(n):
+        r = run_notebook(NOTEBOOK, quick=False, harvest=HARVEST, raise_on_error=True)
+        print(f"full run {i + 1}/{n}: {r.wall_s:.0f} s (load {r.load[0]:.1f} -> {r.load[1]:.1f})",
+              flush=True)
+        runs.append(r)
+    claims = list(runs[0].data["claims"])
+    lines = [f"The lesson in full mode, {n} fresh kernels ({runs[0].data['network']}): wall "
+             + ", ".join(f"{r.wall_s:.0f} s" for r in runs) + " (load "
+             + ", ".join(f"{r.load[0]:.1f}" for r in runs) + " at the start).", "",
+             "| full-mode assertion | values | spread | margin | margin / spread |",
+             "|---|---|---|---|---|"]
+    for claim in claims:
+        values = [r.data["claims"][claim][0] for r in runs]
+        threshold = runs[0].data["claims"][claim][1]
+        spread = max(values) - min(values)
+        margin = min(values) - threshold
+        ratio = "inf (no spread)" if spread == 0 else f"{margin / spread:.0f}"
+        lines.append(f"| {claim} | " + ", ".join(f"{v:.4g}" for v in values)
+                     + f" | {spread:.2g} | {margin:.3g} | {ratio} |")
+    return lines
+
+
 def notebook_times() -> list[str]:
     rows = ["| notebook | quick mode (s) | full mode (s) |", "|---|---|---|"]
     for path in (NOTEBOOK, SOLUTIONS):
@@ -95,11 +183,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--notebooks", action="store_true",
                         help="also time the lesson and its solutions in quick and full mode")
+    parser.add_argument("--reruns", type=int, default=0,
+                        help="run the lesson this many times in full mode (3 or more) and "
+                             "write each assertion's spread and margin")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     lines = [f"## Lesson 04: ImageNet prediction\n\n{stamp()}; load average {load:.1f} at the "
              f"start (above {os.cpu_count()}, other programs were competing for the CPU and "
              "every time below is inflated).", "", *model_figures()]
+    if args.reruns:
+        lines += ["", *reruns(args.reruns)]
     if args.notebooks:
         lines += ["", "Run times, fresh kernel (nbclient), from the top:", "", *notebook_times()]
     text = "\n".join(lines)

@@ -6,9 +6,12 @@ Introduced in lesson 04 (ImageNet prediction with ResNet50 and OpenCV).
   ``uint8`` array with OpenCV (which itself works in BGR order), refusing empty, broken and
   oversized files with a message that says what to do; :func:`to_batch` resizes to a square
   batch.
-* Explanation: :func:`grad_cam` computes a Grad-CAM heat map for any Keras image classifier,
-  finding the last convolutional block by name (:func:`last_conv_layer`); :func:`overlay`
-  draws it over the photo with an OpenCV colour map; :func:`heatmap_peak` says where it peaks.
+* Explanation: :func:`grad_cam`, written in lesson 04 and copied here from it, computes a
+  Grad-CAM heat map for any Keras image classifier; this module gives it its input checks
+  (:func:`cam_input`, :func:`conv_output`, :func:`class_to_explain`), the pre-softmax scores
+  (:func:`score_parts`) and the last convolutional block by name (:func:`last_conv_layer`);
+  :func:`overlay` draws a map over the photo with an OpenCV colour map; :func:`heatmap_peak`
+  says where it peaks.
 * Interaction: :func:`predict_bytes` is the whole predict-your-own-image logic as a plain
   function (tests call it with bundled bytes); :func:`upload_widget` is a thin ipywidgets
   wrapper around it.
@@ -287,9 +290,10 @@ class GradCam:
         return np.clip(cv2.resize(self.heatmap, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
 
 
-def _score_parts(keras_model):
-    """(tensor to differentiate, how to turn it into class scores): the pre-softmax logits
-    when the model ends in a softmax (its gradients do not saturate), else the output."""
+def score_parts(keras_model):
+    """(tensor to differentiate, function turning it into class scores) for Grad-CAM: the
+    pre-softmax logits when the model ends in a softmax (their gradients do not saturate),
+    else the model's output as it is."""
     import keras
 
     last = keras_model.layers[-1]
@@ -300,60 +304,54 @@ def _score_parts(keras_model):
     if isinstance(last, keras.layers.Softmax) or (
             isinstance(last, keras.layers.Activation) and is_softmax_act):
         return last.input, lambda x: x
-    return keras_model.output, None
+    return keras_model.output, lambda x: x
 
 
-def grad_cam(model, image, class_index: int | None = None, layer: str | None = None) -> GradCam:
-    """Grad-CAM (Selvaraju et al., 2017) for one RGB photo.
+def cam_input(model, image):
+    """(keras.Model, batch of one) for Grad-CAM, refusing what would give a wrong map.
 
-    ``model`` is an ImageNetModel (its ``.preprocess`` is used) or a bare ``keras.Model``
-    (then ``image`` must already be preprocessed, shape ``(h, w, 3)`` float). The photo is
-    resized as a whole (no crop) to the model's input size, so the map lies over the full
-    photo.
-    The heat map is ReLU(sum over channels of (mean gradient of the class score) x
-    activation) at ``layer`` (default :func:`last_conv_layer`), scaled to peak at 1.
-    ``class_index`` defaults to the top-1 class.
+    ``model`` is an ImageNetModel (its ``.preprocess`` resizes the whole photo, no crop, then
+    applies the network's scaling; the photo must be raw 0-255 pixels, not NaN, not 0-1) or a
+    bare ``keras.Model`` (then ``image`` is one preprocessed image ``(h, w, c)``).
     """
     import keras
-    import tensorflow as tf
 
     keras_model = _keras_model(model)
     if keras.backend.backend() != "tensorflow":
         raise ValueError("grad_cam needs the TensorFlow backend of Keras (KERAS_BACKEND=tensorflow)")
-    if hasattr(model, "preprocess"):  # resizes the whole photo, then the network's scaling
-        batch = np.asarray(model.preprocess(_check_image(image)[None]), dtype=np.float32)
-    else:
-        batch = np.asarray(image, dtype=np.float32)
-        if batch.ndim != 3:
-            raise ValueError(f"with a bare keras.Model pass one preprocessed image (h, w, c), "
-                             f"got shape {batch.shape}")
-        batch = batch[None]
-    layer = layer or last_conv_layer(keras_model)
+    if hasattr(model, "preprocess"):
+        return keras_model, np.asarray(model.preprocess(_check_image(image)[None]), np.float32)
+    batch = np.asarray(image, dtype=np.float32)
+    if batch.ndim != 3:
+        raise ValueError(f"with a bare keras.Model pass one preprocessed image (h, w, c), "
+                         f"got shape {batch.shape}")
+    return keras_model, batch[None]
+
+
+def conv_output(keras_model, layer: str):
+    """The symbolic output of the layer named ``layer``, with the fix when there is none."""
     try:
-        conv_layer = keras_model.get_layer(layer)
+        return keras_model.get_layer(layer).output
     except ValueError:
         raise ValueError(f"{keras_model.name} has no layer {layer!r}; last_conv_layer(model) "
                          f"suggests {last_conv_layer(keras_model)!r}") from None
-    target, to_scores = _score_parts(keras_model)
-    grad_model = keras.Model(keras_model.inputs, [conv_layer.output, target, keras_model.output])
-    x = tf.convert_to_tensor(batch)
-    with tf.GradientTape() as tape:
-        conv, pre, probs = grad_model(x, training=False)
-        scores = to_scores(pre) if to_scores is not None else pre
-        probs_np = np.asarray(probs)[0]
-        index = int(np.argmax(probs_np)) if class_index is None else int(class_index)
-        if not 0 <= index < scores.shape[-1]:
-            raise ValueError(f"class_index must be in 0..{scores.shape[-1] - 1}, got {class_index}")
-        score = scores[:, index]
-    grads = tape.gradient(score, conv)
-    if grads is None:
-        raise ValueError(f"no gradient flows from the output to {layer!r}: pick a layer "
-                         f"between the input and the classifier")
-    weights = tf.reduce_mean(grads, axis=(1, 2))  # one weight per channel
-    cam = tf.nn.relu(tf.reduce_sum(conv * weights[:, None, None, :], axis=-1))[0].numpy()
-    peak = float(cam.max())
-    heatmap = (cam / peak if peak > 0 else cam).astype(np.float32)
-    return GradCam(heatmap, index, float(probs_np[index]), layer, probs_np)
+
+
+def class_to_explain(probs, class_index) -> int:
+    """``class_index`` checked against the number of classes, or the top-1 class if None."""
+    probs = np.asarray(probs)[0]
+    if class_index is None:
+        return int(np.argmax(probs))
+    if (isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer))
+            or not 0 <= class_index < probs.shape[-1]):
+        raise ValueError(f"class_index must be an int in 0..{probs.shape[-1] - 1}, "
+                         f"got {class_index!r}")
+    return int(class_index)
+
+
+def no_gradient(layer: str) -> ValueError:
+    return ValueError(f"no gradient flows from the output to {layer!r}: pick a layer between "
+                      f"the input and the classifier")
 
 
 def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.ndarray:
@@ -645,3 +643,39 @@ def upload_widget(model, url_box: bool | None = None):
     box = widgets.VBox([*rows, result])
     box.upload, box.url, box.result = upload, url, result
     return box
+
+
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
+
+
+# Defined in notebooks/04_resnet50_imagenet.ipynb, section "7. Grad-CAM: which pixels drove the prediction?"
+def grad_cam(model, image, class_index=None, layer=None):
+    """Grad-CAM (Selvaraju et al., 2017) of one RGB photo for ``class_index`` (default: the
+    top-1 class) at the block named ``layer`` (default: ``last_conv_layer(model)``).
+
+    ``model``: an ImageNetModel (the photo is resized whole, then preprocessed) or a bare
+    keras.Model (then ``image`` is one preprocessed image). Returns a GradCam whose
+    ``heatmap`` has the block's resolution, values 0-1, peak 1 (unless all zero).
+    """
+    import keras  # imported here, so that importing the course package stays quick
+    import tensorflow as tf
+
+    keras_model, x = cam_input(model, image)
+    layer = layer or last_conv_layer(keras_model)
+    # 1. the network cut at the block: photo -> feature maps, pre-softmax scores, probabilities
+    pre_softmax, to_scores = score_parts(keras_model)
+    cut = keras.Model(keras_model.input,
+                      [conv_output(keras_model, layer), pre_softmax, keras_model.output])
+    with tf.GradientTape() as tape:
+        maps, pre, probs = cut(x, training=False)
+        index = class_to_explain(probs, class_index)
+        score = to_scores(pre)[:, index]
+    grads = tape.gradient(score, maps)  # 2. d score / d feature map, same shape as maps
+    if grads is None:
+        raise no_gradient(layer)
+    weights = tf.reduce_mean(grads, axis=(1, 2))  # 3. one weight per channel: (1, channels)
+    cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))[0].numpy()  # 4.
+    peak = float(cam.max())
+    heatmap = (cam / peak if peak > 0 else cam).astype(np.float32)
+    probs = np.asarray(probs)[0]
+    return GradCam(heatmap, index, float(probs[index]), layer, probs)
