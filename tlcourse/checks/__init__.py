@@ -1,0 +1,1 @@
+"""Self-checks of the lessons' exercises, one module per lesson, built on tlcourse.exercises.check."""
