@@ -132,7 +132,7 @@ def test_exercise_3():
 
 
 # --------------------------------------------------------------------------- Exercise 5
-SUMMARY = pd.DataFrame({"val_mean": [0.871, 0.9234, 0.9301, 0.9262],
+SUMMARY = pd.DataFrame({"val_mean": [0.871, 0.9251, 0.9301, 0.9262],
                         "val_std": [0.004, 0.006, 0.005, 0.009]},
                        index=pd.Index([19, 12, 8, 0], name="frozen units"))
 
@@ -144,7 +144,7 @@ def test_exercise_5_refuses_guesses_and_touches_no_test_set():
         touched.append(depth)
         return 0.9
 
-    for guess in [..., 8, (8, 0.93), (8, 0.9), (10, 0.93), (19, 0.871), (0.93, 8), (True, 0.9301),
+    for guess in [..., 8, (8, 0.95), (8, 0.9), (10, 0.93), (19, 0.871), (0.93, 8), (True, 0.9301),
                   "8", (8, "x")]:
         assert not checks.exercise_5(guess, SUMMARY, score)
     assert touched == []  # nothing refused ever reaches the test set
@@ -157,6 +157,14 @@ def test_exercise_5_accepts_a_depth_within_the_spread_and_scores_it_once():
         touched.append(depth)
         return 0.91
 
-    assert checks.exercise_5((12, 0.9234), SUMMARY, score)
+    assert checks.exercise_5((12, 0.9251), SUMMARY, score)
     assert checks.exercise_5((8, 0.9301), SUMMARY, score)
     assert touched == [12, 8]
+
+
+def test_check_exercise_dispatches_and_refuses_unknown_numbers():
+    assert checks.check(2, ("block_2", 2_213_168))
+    assert not checks.check(4, 0)
+    for bad in (0, 6, True, "1"):
+        with pytest.raises(ValueError, match="Exercises 1 to 5"):
+            checks.check(bad, 0)

@@ -1,13 +1,13 @@
 """Self-checks of lesson 02's exercises (freezing layers).
 
 Each function takes what the learner's cell produced, runs or measures it where it can, and
-returns :func:`tlcourse.exercises.check`'s verdict (True or False, with a message). The
+returns :func:`tlcourse.exercises.check`'s verdict; ``check(N, answer, ...)`` calls Exercise N's (True or False, with a message). The
 solutions notebook calls the same functions.
 """
 
 from __future__ import annotations
 
-from ..exercises import check
+from ..exercises import check as _check
 
 #: Exercise 2: the unit ``layers.freeze(base, first_n=20)`` cuts in two, and the base's
 #: trainable parameters after it (MobileNetV2, as the lesson loads it)
@@ -75,7 +75,7 @@ def exercise_1(freeze_up_to) -> bool:
                         f"(expected {', '.join(f'{n}={want[n]}' for n in wrong)})")
         return True
 
-    return check("Exercise 1", freeze_up_to, validate=validate,
+    return _check("Exercise 1", freeze_up_to, validate=validate,
                  hint="set every layer's flag explicitly, in one loop over model.layers: "
                       "frozen up to the cut, trainable after it, and False for every "
                       "keras.layers.BatchNormalization when keep_batchnorm_frozen")
@@ -83,7 +83,7 @@ def exercise_1(freeze_up_to) -> bool:
 
 def exercise_2(answer) -> bool:
     """Exercise 2: (unit name, trainable parameters of the base) after freezing 20 layers."""
-    return check("Exercise 2", answer, expected=FIRST_20,
+    return _check("Exercise 2", answer, expected=FIRST_20,
                  hint="freezing.block_table(base) marks the split unit 'partial'; "
                       "layers.param_counts(base)['trainable'] counts what still trains")
 
@@ -114,14 +114,14 @@ def exercise_3(head, features, labels, floor: float = 0.8) -> bool:
         print(f"    held-out accuracy on digits 0-2: {accuracy:.3f}")
         return True
 
-    return check("Exercise 3", head, validate=validate,
+    return _check("Exercise 3", head, validate=validate,
                  hint="filter f_fit / y_fit to labels < 3, then Dense(3) on keras.Input((1280,)), "
                       "compile and fit as in section 3")
 
 
 def exercise_4(answer) -> bool:
     """Exercise 4: trainable parameters of the base, block_10 ... top training, BN frozen."""
-    return check("Exercise 4", answer, expected=BLOCK_10_UP_BN_FROZEN,
+    return _check("Exercise 4", answer, expected=BLOCK_10_UP_BN_FROZEN,
                  hint="freeze_blocks(base, freezing.depth_of(base, 'block_9'), "
                       "keep_batchnorm_frozen=True), then layers.param_counts(base)['trainable']")
 
@@ -155,5 +155,14 @@ def exercise_5(answer, summary, test_score) -> bool:
               f"(validation said {mean:.3f})")
         return True
 
-    return check("Exercise 5", answer, validate=validate,
+    return _check("Exercise 5", answer, validate=validate,
                  hint="pick from the validation columns of the sweep's summary, never the test set")
+
+
+def check(number: int, answer, *context) -> bool:
+    """``check(N, answer, ...)``: the self-check of lesson 02's Exercise N (1-5), with
+    the lesson's data it needs after the answer (see ``exercise_N``)."""
+    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4, 5: exercise_5}
+    if isinstance(number, bool) or number not in found:
+        raise ValueError(f"lesson 02 has Exercises 1 to 5, got {number!r}")
+    return found[number](answer, *context)
