@@ -76,27 +76,27 @@ def sweep_table(runs: list[dict]) -> list[str]:
 
 def margins(runs: list[dict]) -> list[str]:
     """The full-mode assertions of section 9, each with its margin over the observed spread."""
+    import numpy as np
     import pandas as pd
 
     frame = pd.DataFrame(runs)
-    by = frame.groupby("frozen units")
-    mean, std = by["validation accuracy"].mean(), by["validation accuracy"].std()
-    spread = float(std.max())
-    gain = float(mean.drop(index=19).max() - mean[19])
-    secs = by["seconds per epoch"].median()
-    slowdown = float(secs[min(secs.index)] / secs[19])
-    slow_runs = frame.groupby("frozen units")["seconds per epoch"]
-    slow_spread = float((slow_runs.max() - slow_runs.min()).max())
-    return ["| assertion (full mode) | observed | threshold | margin | spread | margin / spread |",
+    acc = frame["validation accuracy"]
+    trained, frozen = acc[frame["frozen units"] < 19], acc[frame["frozen units"] == 19]
+    gain = float(trained.mean() - frozen.mean())
+    noise = float(np.sqrt(trained.var() / len(trained) + frozen.var() / len(frozen)))
+    spread = float(frame.groupby("frozen units")["validation accuracy"].std().max())
+    secs = frame.groupby("frozen units")["seconds per epoch"].median()
+    return ["| assertion (full mode) | observed | threshold | margin | spread | margin / (3 x spread) |",
             "|---|---:|---:|---:|---:|---:|",
-            f"| best trained-base depth beats the frozen base: gain > 3 x spread | {gain:+.3f} "
-            f"| {3 * spread:.3f} | {gain - 3 * spread:+.3f} | {spread:.3f} (largest std of a depth) "
-            f"| {gain / max(spread, 1e-9):.1f} |",
-            f"| an epoch with everything trainable takes > 1.5 x the frozen base's | {slowdown:.2f} x "
-            f"| 1.5 x | {slowdown - 1.5:+.2f} x | {slow_spread:.2f} s (range of s/epoch) | - |",
-            f"| every run reads digits: validation accuracy >= 0.8 | {frame['validation accuracy'].min():.3f} "
-            f"| 0.800 | {frame['validation accuracy'].min() - 0.8:+.3f} | {spread:.3f} "
-            f"| {(frame['validation accuracy'].min() - 0.8) / max(spread, 1e-9):.1f} |"]
+            f"| training part or all of the base beats the frozen base (mean over runs) "
+            f"| {gain:+.3f} | 0 | {gain:+.3f} | {noise:.3f} (standard error of the difference) "
+            f"| {gain / max(3 * noise, 1e-9):.1f} |",
+            f"| every run reads digits: validation accuracy >= 0.8 | {acc.min():.3f} | 0.800 "
+            f"| {acc.min() - 0.8:+.3f} | {spread:.3f} (largest std of a depth) "
+            f"| {(acc.min() - 0.8) / max(3 * spread, 1e-9):.1f} |",
+            "", "Not asserted (within noise): the order of the trained depths; the time per "
+            f"epoch (everything trainable / frozen base: {secs[min(secs.index)] / secs[19]:.1f} x "
+            "here, with single epochs varying by a factor of two or more under load)."]
 
 
 def main(argv=None) -> int:
