@@ -91,9 +91,9 @@ def margins(runs: list[dict]) -> list[str]:
             f"| training part or all of the base beats the frozen base (mean over runs) "
             f"| {gain:+.3f} | 0 | {gain:+.3f} | {noise:.3f} (standard error of the difference) "
             f"| {gain / max(3 * noise, 1e-9):.1f} |",
-            f"| every run reads digits: validation accuracy >= 0.8 | {acc.min():.3f} | 0.800 "
-            f"| {acc.min() - 0.8:+.3f} | {spread:.3f} (largest std of a depth) "
-            f"| {(acc.min() - 0.8) / max(3 * spread, 1e-9):.1f} |",
+            f"| every run reads digits: validation accuracy >= 0.7 | {acc.min():.3f} | 0.700 "
+            f"| {acc.min() - 0.7:+.3f} | {spread:.3f} (largest std of a depth) "
+            f"| {(acc.min() - 0.7) / max(3 * spread, 1e-9):.1f} |",
             "", "Not asserted (within noise): the order of the trained depths; the time per "
             f"epoch (everything trainable / frozen base: {secs[min(secs.index)] / secs[19]:.1f} x "
             "here, with single epochs varying by a factor of two or more under load)."]
