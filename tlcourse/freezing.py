@@ -10,7 +10,9 @@ blocks ``block_0`` ... ``block_16`` (Keras names block 0 ``expanded_conv``) and 
 (the last 1x1 convolution, 1,280 channels, and the pooling layer if any). Freezing "the first
 N layers" can cut a block in half; freezing whole blocks cannot.
 
-The explorer's logic is the plain function :func:`freeze_report` (tests call it directly);
+:func:`freeze_blocks`, the freeze loop itself, is written in lesson 02 (section 4) and copied
+to the end of this module by tools/save_cells.py. The explorer's logic is the plain function
+:func:`freeze_report` (tests call it directly);
 :func:`freeze_explorer` is a thin ipywidgets wrapper around it. Nothing here imports
 TensorFlow or ipywidgets until a function needs them.
 """
@@ -119,33 +121,6 @@ def depth_of(model, block: str) -> int:
     if block not in names:
         raise ValueError(f"no block {block!r}: choose one of stem, block_0 ... block_16, top")
     return names.index(block) + 1
-
-
-def freeze_blocks(model, depth: int, keep_batchnorm_frozen: bool = False):
-    """Freeze the first ``depth`` units of the MobileNetV2 base in ``model`` (0: none,
-    19: all) and make every later unit trainable. Layers outside the base (a new head) are
-    left as they are.
-
-    ``keep_batchnorm_frozen=True`` also freezes every BatchNormalization layer of the base,
-    so each one stays in inference mode while the layers around it train (lesson 02 shows
-    why that matters in Keras 3). Returns ``model``; compile it (again) before training.
-    """
-    if not isinstance(keep_batchnorm_frozen, bool):
-        raise ValueError(f"keep_batchnorm_frozen must be True or False, got {keep_batchnorm_frozen!r}")
-    import keras
-
-    base = find_base(model)
-    units = blocks(base)
-    depth = _check_depth(depth, len(units))
-    if depth == 0:
-        _layers.unfreeze(base)
-    else:
-        _layers.freeze(base, up_to=list(units.values())[depth - 1][-1])
-    if keep_batchnorm_frozen:
-        for layer in base.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
-    return model
 
 
 def block_table(model):
@@ -304,32 +279,40 @@ class Plan:
     frozen_blocks: int  # units frozen from the input side (19 = the whole base)
     learning_rate: float  # Adam learning rate for the layers that train
     why: str
+    cut: str | None = None  # take the features from this unit's output instead of the top
 
 
-#: The four cases of lesson 01 (data size x similarity to ImageNet; the same keys as there) for
-#: a MobileNetV2 base, as freezing depths (of 19 units) and Adam learning rates. Where the base trains at all, the
-#: rate is 10 times lower than the 1e-3 a new head gets, so pretrained weights move gently.
+#: The four cases of lesson 01 section 3 (data size x similarity to ImageNet; the same keys as
+#: there) for a MobileNetV2 base, as freezing depths (of 19 units) and Adam learning rates.
+#: Where the base trains at all, the rate is 10 times lower than the 1e-3 a new head gets, so
+#: pretrained weights move gently; the head is trained on the frozen base first (two stages).
 FOUR_CASES = {
     "small-similar": Plan(
         "small dataset, similar to ImageNet", 19, 1e-3,
-        "the pretrained features already fit: train only the new head"),
+        "the pretrained features already fit and few labels would overfit a trainable base: "
+        "train only the new head"),
     "large-similar": Plan(
-        "large dataset, similar to ImageNet", 15, 1e-4,
-        "enough data to adapt the most task-specific units: fine-tune block_14 and up"),
+        "large dataset, similar to ImageNet", 0, 1e-4,
+        "enough labels to adjust the pretrained features safely: after the head, fine-tune "
+        "the whole base (BatchNormalization frozen) with a small learning rate"),
     "small-different": Plan(
-        "small dataset, different from ImageNet", 8, 1e-4,
-        "the upper units encode the photo world: keep the generic early ones (stem ... "
-        "block_6) frozen and retrain the rest gently, or cut the base there (lesson 01)"),
+        "small dataset, different from ImageNet", 19, 1e-3,
+        "few labels would overfit millions of weights and the upper units encode the photo "
+        "world: cut the base after a middle unit, keep it frozen and train a head on those "
+        "earlier features (and compare with a small model trained from scratch)",
+        cut="block_12"),
     "large-different": Plan(
         "large dataset, different from ImageNet", 0, 1e-4,
-        "train everything, starting from the pretrained weights instead of random ones"),
+        "enough labels to learn your own features: fine-tune everything from the pretrained "
+        "weights, and measure it against training from scratch"),
 }
 
 
 def apply_case(model, case: str, keep_batchnorm_frozen: bool = True) -> Plan:
     """Freeze the MobileNetV2 base in ``model`` as ``FOUR_CASES[case]`` says and return the
-    plan (use ``plan.learning_rate`` when you compile). BatchNormalization stays frozen by
-    default (see :func:`freeze_blocks`)."""
+    plan (use ``plan.learning_rate`` when you compile; where ``plan.cut`` is set, build the
+    head on that unit's output, as lesson 03 does). BatchNormalization stays frozen by default
+    (see :func:`freeze_blocks`)."""
     if case not in FOUR_CASES:
         raise ValueError(f"unknown case {case!r}: choose one of {', '.join(FOUR_CASES)}")
     plan = FOUR_CASES[case]
@@ -358,3 +341,33 @@ def epoch_timer():
             self.seconds.append(time.perf_counter() - self._start)
 
     return EpochTimer()
+
+
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
+
+
+# Defined in notebooks/02_freezing_layers.ipynb, section "The first N layers, or whole blocks"
+def freeze_blocks(model, depth, keep_batchnorm_frozen=False):
+    """Freeze the first ``depth`` of the 19 units of the MobileNetV2 base in ``model`` (0: none,
+    19: all) and make every later unit trainable; with ``keep_batchnorm_frozen``, every
+    BatchNormalization layer of the base stays frozen too. Layers outside the base (a head)
+    keep their flags. Returns ``model``: compile it (again) before training."""
+    import keras
+
+    from tlcourse import freezing
+
+    if not isinstance(keep_batchnorm_frozen, bool):
+        raise ValueError(f"keep_batchnorm_frozen must be True or False, got {keep_batchnorm_frozen!r}")
+    base = freezing.find_base(model)
+    units = list(freezing.blocks(base).values())  # 19 lists of layer names, input side first
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= len(units):
+        raise ValueError(f"depth must be a whole number of units from 0 (nothing frozen) to "
+                         f"{len(units)} (the whole base frozen), got {depth!r}")
+    base.trainable = True  # the base's own flag; every layer's flag is set below
+    for position, names in enumerate(units):
+        for name in names:
+            layer = base.get_layer(name)
+            layer.trainable = position >= depth
+            if keep_batchnorm_frozen and isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    return model

@@ -1,0 +1,168 @@
+"""Self-checks of lesson 02's exercises (freezing layers).
+
+Each function takes what the learner's cell produced, runs or measures it where it can, and
+returns :func:`tlcourse.exercises.check`'s verdict; ``check(N, answer, ...)`` calls Exercise N's (True or False, with a message). The
+solutions notebook calls the same functions.
+"""
+
+from __future__ import annotations
+
+from ..exercises import check as _check
+
+#: Exercise 2: the unit ``layers.freeze(base, first_n=20)`` cuts in two, and the base's
+#: trainable parameters after it (MobileNetV2, as the lesson loads it)
+FIRST_20 = ("block_2", 2_213_168)
+#: Exercise 4: the base's trainable parameters with stem ... block_9 frozen (11 units) and
+#: every BatchNormalization layer frozen
+BLOCK_10_UP_BN_FROZEN = 1_959_808
+
+
+def _practice_model():
+    """A small flat model with the layer kinds of a real base (conv, BatchNormalization,
+    activation, pooling, dense), fresh weights: the learner's loop is tried on it."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((12, 12, 3), name="pixels")
+    x = keras.layers.Conv2D(8, 3, use_bias=False, name="conv_a")(inputs)
+    x = keras.layers.BatchNormalization(name="bn_a")(x)
+    x = keras.layers.ReLU(name="relu_a")(x)
+    x = keras.layers.Conv2D(16, 3, use_bias=False, name="conv_b")(x)
+    x = keras.layers.BatchNormalization(name="bn_b")(x)
+    x = keras.layers.ReLU(name="relu_b")(x)
+    x = keras.layers.Conv2D(16, 1, name="conv_c")(x)
+    x = keras.layers.BatchNormalization(name="bn_c")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, name="out")(x), name="practice")
+
+
+def _reference_flags(model, last_frozen: str, keep_batchnorm_frozen: bool) -> dict:
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    cut = names.index(last_frozen)
+    return {layer.name: (i > cut and not (keep_batchnorm_frozen and isinstance(
+        layer, keras.layers.BatchNormalization))) for i, layer in enumerate(model.layers)}
+
+
+#: the cases Exercise 1 tries, each on a fresh model whose flags start in another state
+_CASES = (("relu_a", True, "all trainable"), ("conv_b", False, "all frozen"),
+          ("bn_c", True, "all frozen"), ("pixels", True, "all trainable"),
+          ("conv_a", False, "mixed"))
+
+
+def exercise_1(freeze_up_to) -> bool:
+    """Exercise 1: ``freeze_up_to(model, last_frozen, keep_batchnorm_frozen=True)``, tried on
+    fresh models in several starting states and compared layer by layer with the rule."""
+    def validate(fn):
+        if not callable(fn):
+            return f"give the function itself (freeze_up_to, no parentheses), got {type(fn).__name__}"
+        for last, keep, start in _CASES:
+            model = _practice_model()
+            if start == "all frozen":
+                model.trainable = False
+            elif start == "mixed":
+                for layer in model.layers[::2]:
+                    layer.trainable = False
+            fn(model, last, keep_batchnorm_frozen=keep)
+            want = _reference_flags(model, last, keep)
+            got = {layer.name: bool(layer.trainable) and bool(model.trainable)
+                   for layer in model.layers}
+            wrong = [n for n in want if want[n] != got[n]]
+            if wrong:
+                return (f"freeze_up_to(model, {last!r}, keep_batchnorm_frozen={keep}) on a model "
+                        f"that started {start}: wrong trainable flag on {', '.join(wrong)} "
+                        f"(expected {', '.join(f'{n}={want[n]}' for n in wrong)})")
+        return True
+
+    return _check("Exercise 1", freeze_up_to, validate=validate,
+                 hint="set every layer's flag explicitly, in one loop over model.layers: "
+                      "frozen up to the cut, trainable after it, and False for every "
+                      "keras.layers.BatchNormalization when keep_batchnorm_frozen")
+
+
+def exercise_2(answer) -> bool:
+    """Exercise 2: (unit name, trainable parameters of the base) after freezing 20 layers."""
+    return _check("Exercise 2", answer, expected=FIRST_20,
+                 hint="freezing.block_table(base) marks the split unit 'partial'; "
+                      "layers.param_counts(base)['trainable'] counts what still trains")
+
+
+def exercise_3(head, features, labels, floor: float = 0.8) -> bool:
+    """Exercise 3: a trained head for digits 0, 1 and 2 on the 1,280 pooled features: three
+    outputs, 1,280 x 3 + 3 trainable parameters, and accuracy >= ``floor`` on the digits 0-2
+    of ``features``/``labels`` (held-out digits the head was not trained on)."""
+    import numpy as np
+
+    def validate(model):
+        import keras
+
+        if not isinstance(model, keras.Model):
+            return f"give the trained head (a keras model), got {type(model).__name__}"
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        if trainable != 1280 * 3 + 3:
+            return (f"the head has {trainable:,} trainable parameters; a Dense(3) on 1,280 "
+                    "features has 1,280 x 3 + 3")
+        keep = np.isin(labels, [0, 1, 2])
+        logits = np.asarray(model.predict(np.asarray(features)[keep], verbose=0))
+        if logits.ndim != 2 or logits.shape[1] != 3:
+            return f"the head should give 3 outputs per digit, gives shape {logits.shape}"
+        accuracy = float(np.mean(logits.argmax(1) == np.asarray(labels)[keep]))
+        if accuracy < floor:
+            return (f"accuracy {accuracy:.3f} on held-out digits 0-2, below {floor}: train it "
+                    "(fit on the cached features of the digits 0-2 only)")
+        print(f"    held-out accuracy on digits 0-2: {accuracy:.3f}")
+        return True
+
+    return _check("Exercise 3", head, validate=validate,
+                 hint="filter f_fit / y_fit to labels < 3, then Dense(3) on keras.Input((1280,)), "
+                      "compile and fit as in section 3")
+
+
+def exercise_4(answer) -> bool:
+    """Exercise 4: trainable parameters of the base, block_10 ... top training, BN frozen."""
+    return _check("Exercise 4", answer, expected=BLOCK_10_UP_BN_FROZEN,
+                 hint="freeze_blocks(base, freezing.depth_of(base, 'block_9'), "
+                      "keep_batchnorm_frozen=True), then layers.param_counts(base)['trainable']")
+
+
+def exercise_5(answer, summary, test_score) -> bool:
+    """Exercise 5: ``answer = (frozen units, its mean validation accuracy)``, read from the
+    sweep's ``summary`` (index: frozen units; columns ``val_mean`` and ``val_std``). Accepted
+    when the depth was swept, the accuracy is the table's, and the depth is within the seed
+    spread of the best validation mean. Only then ``test_score(depth)`` is called: the test
+    set is touched once, for the chosen depth."""
+    def validate(pair):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            return "answer with a pair: (frozen units, mean validation accuracy)"
+        depth, accuracy = pair
+        if isinstance(depth, bool) or not isinstance(depth, (int,)) and not hasattr(depth, "__index__"):
+            return f"the depth is a whole number of frozen units, got {depth!r}"
+        depth = int(depth)
+        if depth not in summary.index:
+            return f"{depth} units frozen was not measured; choose one of {list(summary.index)}"
+        mean = float(summary.loc[depth, "val_mean"])
+        if abs(float(accuracy) - mean) > 5e-4:
+            return (f"the mean validation accuracy at {depth} frozen units is not {accuracy}: "
+                    "read it from the table")
+        best = summary["val_mean"].idxmax()
+        noise = max(float(summary.loc[best, "val_std"]), float(summary.loc[depth, "val_std"]), 0.005)
+        if mean < float(summary.loc[best, "val_mean"]) - noise:
+            return (f"{depth} frozen units is worse on validation than {best} by more than the "
+                    "seed spread: choose among the best")
+        score = float(test_score(depth))
+        print(f"    your choice: {depth} frozen units; test accuracy, touched once: {score:.3f} "
+              f"(validation said {mean:.3f})")
+        return True
+
+    return _check("Exercise 5", answer, validate=validate,
+                 hint="pick from the validation columns of the sweep's summary, never the test set")
+
+
+def check(number: int, answer, *context) -> bool:
+    """``check(N, answer, ...)``: the self-check of lesson 02's Exercise N (1-5), with
+    the lesson's data it needs after the answer (see ``exercise_N``)."""
+    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4, 5: exercise_5}
+    if isinstance(number, bool) or number not in found:
+        raise ValueError(f"lesson 02 has Exercises 1 to 5, got {number!r}")
+    return found[number](answer, *context)
