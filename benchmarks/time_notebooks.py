@@ -35,6 +35,8 @@ def main(argv=None) -> int:
                         help="also run notebooks/solutions/ (default: yes)")
     parser.add_argument("--cells", action="store_true",
                         help="print each cell's peak and current resident memory")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="folder for the executed notebooks, outputs included")
     args = parser.parse_args(argv)
     command = "python benchmarks/time_notebooks.py " + shlex.join(
         sys.argv[1:] if argv is None else list(argv))
@@ -52,7 +54,8 @@ def main(argv=None) -> int:
     for path in paths:
         cells = []
         for mode in args.modes:
-            r = run_notebook(path, quick=(mode == "quick"))
+            save = args.save / mode / path.relative_to(NOTEBOOKS) if args.save else None
+            r = run_notebook(path, quick=(mode == "quick"), save=save)
             print(f"{path.relative_to(ROOT)} [{mode}]: {r.wall_s:.0f} s wall, {r.cpu_s:.0f} s "
                   f"CPU, peak {memory_text(r)}, load {r.load[0]:.1f}-{r.load[1]:.1f}, {r.status}",
                   flush=True)
