@@ -83,7 +83,10 @@ def memory_text(run) -> str:
     """``"1.23 (cell 7)"``: the run's peak resident memory in GB and the cell that reached it."""
     if run.peak_rss_mb is None:
         return "n/a"
-    at = next((index for index, peak, _now in run.cells_peak_mb if peak >= run.peak_rss_mb), None)
+    # the cell after which the highest per-cell reading was first seen (the kernel's own work
+    # after the last cell, or a failing cell, can add a little that no cell's reading shows)
+    top = max((peak for _index, peak, _now in run.cells_peak_mb), default=None)
+    at = next((index for index, peak, _now in run.cells_peak_mb if peak >= top), None)
     return f"{run.peak_rss_mb / 1e3:.2f}" + (f" (cell {at})" if at is not None else "")
 
 
