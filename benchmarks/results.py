@@ -2,7 +2,9 @@
 section of benchmarks/RESULTS.md without touching the others.
 
 ``run_notebook`` executes a notebook from the top in a fresh kernel (nbclient) and can append one
-cell that prints the lesson's figures as ``MARKER{json}``. ``write_section(name, markdown)``
+cell that prints the lesson's figures as ``MARKER{json}``. It records the kernel process's peak
+resident memory (the kernel's own high-water mark, ``VmHWM`` in ``/proc/<pid>/status`` on Linux,
+read while the kernel is alive), overall and after each cell. ``write_section(name, markdown)``
 puts a section between ``<!-- name:start -->`` and ``<!-- name:end -->`` markers, so scripts
 can run in any order (a file lock keeps two writers from losing each other's figures).
 """
@@ -16,6 +18,7 @@ import os
 import platform
 import re
 import resource
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,8 @@ class NotebookRun:
     cells_wall_s: float  # first cell's start to the last notebook cell's end (no kernel start)
     load: tuple[float, float]  # 1-minute load average at the start and at the end
     data: dict = field(default_factory=dict)  # what the harvest cell printed after MARKER
+    peak_rss_mb: float | None = None  # kernel process's peak resident memory (MB); None if unknown
+    cells_peak_mb: list = field(default_factory=list)  # (cell index, peak so far, current RSS) in MB
 
     @property
     def ok(self) -> bool:
@@ -90,8 +95,12 @@ def run_notebook(path: Path, quick: bool, harvest: str | None = None, marker: st
     nb = nbformat.read(path, as_version=4)
     if harvest:
         nb.cells.append(nbformat.v4.new_code_cell(harvest))
+    memory = KernelMemory()
     client = NotebookClient(nb, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_notebook_start=lambda notebook: memory.attach(client),
+                            on_cell_executed=lambda cell, cell_index, execute_reply:
+                                memory.after_cell(cell_index))
     for key, value in changes.items():
         _setenv(key, value)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -106,6 +115,7 @@ def run_notebook(path: Path, quick: bool, harvest: str | None = None, marker: st
         status = "FAILED: " + (str(exc).strip().splitlines() or ["?"])[-1][:160]
     finally:
         wall = time.perf_counter() - start
+        memory.stop()
         for key, value in saved.items():
             _setenv(key, value)
         if save is not None:
@@ -121,7 +131,78 @@ def run_notebook(path: Path, quick: bool, harvest: str | None = None, marker: st
                     data = json.loads(line.split(marker, 1)[1])
     cells = nb.cells[:-1] if harvest else nb.cells
     return NotebookRun(wall, cpu, status, _cells_wall(cells, default=wall),
-                       (load_before, os.getloadavg()[0]), data)
+                       (load_before, os.getloadavg()[0]), data, memory.peak_mb, memory.cells)
+
+
+def process_memory_mb(pid: int) -> tuple[float, float] | None:
+    """(peak, current) resident memory of process ``pid`` in MB (10**6 bytes), or None.
+
+    On Linux the peak is the kernel's own high-water mark (``VmHWM``), exact whenever it is read;
+    elsewhere it falls back to psutil's current RSS for both, when psutil is installed.
+    """
+    status = Path(f"/proc/{pid}/status")
+    try:
+        fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        return (int(fields["VmHWM"].split()[0]) * 1024 / 1e6,
+                int(fields["VmRSS"].split()[0]) * 1024 / 1e6)
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        import psutil
+
+        rss = psutil.Process(pid).memory_info().rss / 1e6
+        return rss, rss
+    except Exception:  # no psutil, or the process has gone
+        return None
+
+
+class KernelMemory:
+    """Peak resident memory of a notebook's kernel process, overall and after each cell.
+
+    ``attach(client)`` finds the kernel's pid and starts a thread that reads its memory every
+    ``interval`` seconds (the last reading before the kernel exits is the peak on Linux, where the
+    kernel keeps its own high-water mark); ``after_cell(i)`` records the peak so far and the
+    current RSS once cell ``i`` has run; ``stop()`` ends the thread.
+    """
+
+    def __init__(self, interval: float = 0.25):
+        self.interval = interval
+        self.pid: int | None = None
+        self.peak_mb: float | None = None
+        self.cells: list[tuple[int, float, float]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def attach(self, client) -> None:
+        provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+        self.pid = getattr(provisioner, "pid", None)
+        if self.pid is None:
+            return
+        self._read()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> tuple[float, float] | None:
+        if self.pid is None:
+            return None
+        reading = process_memory_mb(self.pid)
+        if reading is not None:
+            self.peak_mb = max(self.peak_mb or 0.0, reading[0])
+        return reading
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._read()
+
+    def after_cell(self, index: int) -> None:
+        reading = self._read()
+        if reading is not None:
+            self.cells.append((index, reading[0], reading[1]))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def _cells_wall(cells, default: float) -> float:

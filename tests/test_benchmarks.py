@@ -61,3 +61,43 @@ def test_write_section_replaces_only_its_own_section(tmp_path, monkeypatch):
     assert text.index("alpha:start") < text.index("beta:start")
     with pytest.raises(ValueError, match="lowercase"):
         results.write_section("Bad Name", "x")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/<pid>/status")
+def test_run_notebook_records_the_kernels_peak_memory_per_cell(tmp_path):
+    # cell 1 holds 300 MB and frees it: the peak stays, the current memory falls back
+    path = _notebook(tmp_path / "mem.ipynb", "x = 1",
+                     "import numpy as np\nbig = np.ones(300_000_000 // 8)\ndel big", "y = 2")
+    run = results.run_notebook(path, quick=True)
+    assert run.ok, run.status
+    assert [index for index, _peak, _now in run.cells_peak_mb] == [0, 1, 2]
+    (_, peak0, now0), (_, peak1, now1), (_, peak2, now2) = run.cells_peak_mb
+    assert peak1 - peak0 >= 290 and peak2 == pytest.approx(peak1)
+    assert now2 < peak2 - 250  # the array was freed; the high-water mark keeps it
+    assert run.peak_rss_mb == pytest.approx(peak2)
+
+
+def test_process_memory_mb_reads_this_process_and_refuses_a_missing_one():
+    reading = results.process_memory_mb(os.getpid())
+    assert reading is not None and reading[0] >= reading[1] > 10
+    assert results.process_memory_mb(2**22 + 12345) is None  # above Linux's largest pid
+
+
+def test_time_notebooks_writes_time_memory_load_and_command(tmp_path, monkeypatch):
+    import time_notebooks
+
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    _notebook(lessons / "00_tiny.ipynb", "import numpy as np\nbig = np.ones(200_000_000 // 8)")
+    monkeypatch.setattr(time_notebooks, "NOTEBOOKS", lessons)
+    monkeypatch.setattr(time_notebooks, "ROOT", tmp_path)
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "RESULTS.md")
+    assert time_notebooks.main(["--modes", "quick", "--no-solutions"]) == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "Command: `python benchmarks/time_notebooks.py --modes quick --no-solutions`" in text
+    row = next(line for line in text.splitlines() if "00_tiny.ipynb" in line)
+    _name, times, memory, load = [c.strip() for c in row.strip("|").split("|")]
+    wall, cpu = (float(v) for v in times.split(" / "))
+    assert wall > 0 and cpu >= 0
+    assert float(memory.split()[0]) >= 0.2 and memory.endswith("(cell 0)")
+    assert all(float(v) >= 0 for v in load.split("-"))

@@ -446,3 +446,22 @@ def test_damaged_conversion_is_announced_removed_and_redone(lite, offline_cache,
     for a, b in zip(model.weights, lite.model.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert assets.sidecar(path).read_text().strip() == assets.sha256(path)
+
+
+def test_features_preprocess_batch_by_batch_and_match_the_whole_set(monkeypatch):
+    import keras
+
+    tiny = keras.Sequential([keras.Input((40, 40, 3)), keras.layers.Conv2D(4, 3),
+                             keras.layers.GlobalAveragePooling2D()])
+    net = models.ImageNetModel(model=tiny, name="efficientnet_lite0", requested="efficientnet_lite0",
+                               include_top=False, input_size=40, pooling="avg", source="offline",
+                               description="test", scale=lambda x: x / 127.5 - 1)
+    images = np.random.default_rng(0).integers(0, 256, (70, 28, 28), dtype=np.uint8)
+    sizes, preprocess = [], net.preprocess
+    monkeypatch.setattr(net, "preprocess", lambda x: sizes.append(len(x)) or preprocess(x))
+    feats = net.features(images, batch_size=32)
+    assert sizes == [32, 32, 6]  # never the whole 40-px set at once
+    whole = tiny.predict(preprocess(images), batch_size=32, verbose=0)
+    np.testing.assert_allclose(feats, whole, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        net.features(images, batch_size=0)

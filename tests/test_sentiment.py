@@ -211,6 +211,13 @@ def test_finetune_learns_a_toy_task(trained, pre):
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
+def test_finetune_releases_the_training_state_and_can_train_again(trained, pre):
+    model, _ = trained
+    assert model.optimizer is None and model.train_function is None  # AdamW moments freed
+    with pytest.raises(ValueError, match="compile"):  # plain fit asks for compile() again
+        model.fit(S.make_dataset(S.encode(pre, GOOD), np.ones(len(GOOD), int), 4), verbose=0)
+
+
 def test_predict_proba_matches_the_unbatched_model_in_input_order(trained, pre):
     model, _ = trained
     texts = ["the plot was very awful", "good", "a great film", "bad"]
@@ -226,6 +233,9 @@ def test_finetune_max_steps_and_bad_input(preset, pre):
     f = S.encode(pre, GOOD + BAD)
     y = np.array([1] * 8 + [0] * 8)
     assert S.finetune(model, f, y, epochs=3, batch_size=4, max_steps=5, verbose=0).steps == 5
+    before = S.predict_proba(model, f)  # a second finetune compiles afresh and trains on
+    assert S.finetune(model, f, y, batch_size=4, max_steps=2, peak_lr=1e-3, verbose=0).steps == 2
+    assert model.optimizer is None and not np.allclose(S.predict_proba(model, f), before)
     with pytest.raises(ValueError):
         S.finetune(model, f, y, epochs=0)
     with pytest.raises(ValueError):
