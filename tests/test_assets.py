@@ -10,6 +10,7 @@ import time
 from functools import partial
 
 import pytest
+from conftest import closed_port
 
 from tlcourse import assets
 
@@ -41,14 +42,6 @@ def silent_port():
     sock.listen(16)
     yield sock.getsockname()[1]
     sock.close()
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def add_asset(monkeypatch, url, name="testfile", fallback=None):
