@@ -83,23 +83,6 @@ def test_readme_badges_match_the_notebooks():
         assert course.badges(f"notebooks/{name}") in readme, f"README lacks the badges of {name}"
 
 
-def test_lesson07_exercises_use_the_packaged_checks():
-    """Lesson 07: four exercises or more; lesson and solutions call the same packaged checks
-    (tlcourse.exercises), and the solutions define no check of their own."""
-    name = "07_your_own_images.ipynb"
-    lesson = _cells(ROOT / "notebooks" / name)
-    solutions = "\n".join(_source(c) for c in _cells(ROOT / "notebooks" / "solutions" / name)
-                          if c["cell_type"] == "code")
-    headings = [s for c in lesson if c["cell_type"] == "markdown"
-                for s in _source(c).splitlines() if s.startswith("### Exercise")]
-    assert len(headings) >= 4, headings
-    code = "\n".join(_source(c) for c in lesson if c["cell_type"] == "code")
-    called = set(re.findall(r"exercises\.(check_\w+)\(", code))
-    assert len(called) >= 4, called
-    assert called <= set(re.findall(r"exercises\.(check_\w+)\(", solutions))
-    assert not re.search(r"def (_ex|validate|check)\w*\(", solutions)
-
-
 #: lessons written to the course's exercise rules: at least four exercises, each headed
 #: "### Exercise N: title" with its kind on the next line; at least two in which the learner
 #: writes or changes the lesson's code (the check runs it) and one decision made on validation
@@ -136,3 +119,20 @@ def test_numbered_sections_and_closing_cells(name):
     assert unnumbered == ["You will learn", "Exercises", "Summary", "Going further", "Credits"], unnumbered
     for heading in ("## Summary", "## Going further", "## Credits"):
         assert sum(t.startswith(heading) for t in texts) == 1, f"{name}: '{heading}' starts its own cell"
+
+
+@pytest.mark.parametrize("name", EXERCISE_RULES)
+def test_lesson_and_solutions_share_the_packaged_checks(name):
+    """The lesson and its solutions import the same tlcourse.checks.lessonNN and call its
+    checks; the solutions define no check of their own."""
+    module = f"lesson{name[:2]}"
+    lesson, solutions = (
+        "\n".join(_source(c) for c in _cells(ROOT / "notebooks" / sub / name) if c["cell_type"] == "code")
+        for sub in ("", "solutions"))
+    pattern = re.compile(rf"^from tlcourse\.checks import {module}(?: as (\w+))?$", re.M)
+    found = [pattern.search(text) for text in (lesson, solutions)]
+    assert all(found), f"{name}: lesson and solutions must import tlcourse.checks.{module}"
+    calls = [set(re.findall(rf"\b{m.group(1) or module}\.(check\w*)\(", text))
+             for m, text in zip(found, (lesson, solutions), strict=True)]
+    assert calls[0] and calls[0] <= calls[1], (name, calls)
+    assert not re.search(r"def (_ex|validate|check)\w*\(", solutions)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from sklearn.metrics import precision_recall_curve
 
-from tlcourse import exercises
+from tlcourse.checks import lesson07
 
 
 def _unfreeze_from(base, layer_name):
@@ -22,7 +22,7 @@ def _unfreeze_from(base, layer_name):
 def test_unfreeze_check_accepts_working_code_and_refuses_guesses():
     import keras
 
-    assert exercises.check_unfreeze_from(_unfreeze_from)
+    assert lesson07.check_unfreeze_from(_unfreeze_from)
 
     def forgets_bn(base, layer_name):
         base.trainable = True
@@ -40,7 +40,7 @@ def test_unfreeze_check_accepts_working_code_and_refuses_guesses():
 
     for guess in (..., None, 3, "block_14_expand", lambda b, n: None, forgets_bn, only_the_flag,
                   base_still_frozen):
-        assert not exercises.check_unfreeze_from(guess)
+        assert not lesson07.check_unfreeze_from(guess)
 
 
 def _threshold(y, p, target):
@@ -49,7 +49,7 @@ def _threshold(y, p, target):
 
 
 def test_threshold_check_runs_the_function():
-    assert exercises.check_threshold_function(_threshold)
+    assert lesson07.check_threshold_function(_threshold)
 
     def highest(y, p, target):
         precision, _, thresholds = precision_recall_curve(y, p)
@@ -57,7 +57,7 @@ def test_threshold_check_runs_the_function():
 
     for guess in (..., 0.5, [0.5], lambda y, p, t: 0.5, lambda y, p, t: 0.0,
                   lambda y, p, t: t, highest):
-        assert not exercises.check_threshold_function(guess)
+        assert not lesson07.check_threshold_function(guess)
 
 
 def _scores(seed, n=300):
@@ -70,14 +70,14 @@ def test_precision_choice_is_made_on_validation_and_reveals_test(capsys):
     y_val, p_val = _scores(1)
     y_test, p_test = _scores(2)
     right = _threshold(y_val, p_val, 0.9)
-    assert exercises.check_precision_choice(right, y_val, p_val, y_test, p_test)
+    assert lesson07.check_precision_choice(right, y_val, p_val, y_test, p_test)
     assert "on the test set" in capsys.readouterr().out
     chosen_on_test = _threshold(y_test, p_test, 0.9)
     guesses = [..., 0.0, 0.5, 0.9, 1.0, "high", chosen_on_test]
     for guess in guesses:
         if guess is chosen_on_test and np.isclose(guess, right):
             continue
-        assert not exercises.check_precision_choice(guess, y_val, p_val, y_test, p_test)
+        assert not lesson07.check_precision_choice(guess, y_val, p_val, y_test, p_test)
         assert "on the test set" not in capsys.readouterr().out  # nothing revealed
 
 
@@ -107,7 +107,7 @@ def test_levels_check_recomputes_from_the_model(level_root):
                                                       shuffle=False, verbose=False)
         means[level] = float(model.predict(ds, verbose=0)[:, 1].mean())
     assert means[0.0] < means[1 / 3] < means[2 / 3] < means[1.0]
-    assert exercises.check_levels(means, model, level_root, 16)
+    assert lesson07.check_levels(means, model, level_root, 16)
     for guess in (..., {0.0: 0.0, 1 / 3: 1 / 3, 2 / 3: 2 / 3, 1.0: 1.0}, [0.1, 0.3, 0.6, 0.9],
                   {0.0: 0.2, 1.0: 0.8}, {k: v + 0.05 for k, v in means.items()}):
-        assert not exercises.check_levels(guess, model, level_root, 16)
+        assert not lesson07.check_levels(guess, model, level_root, 16)
