@@ -1,23 +1,8 @@
-"""Images in, predictions out: OpenCV input, Grad-CAM heat maps and predict-your-own-image.
+"""Images in, predictions out (lesson 04): OpenCV input, Grad-CAM's plumbing, predict-your-own-image.
 
-Introduced in lesson 04 (ImageNet prediction with ResNet50 and OpenCV).
-
-* Input: :func:`read_image` and :func:`decode_image` turn a file or raw bytes into an RGB
-  ``uint8`` array with OpenCV (which itself works in BGR order), refusing empty, broken and
-  oversized files with a message that says what to do; :func:`to_batch` resizes to a square
-  batch.
-* Explanation: :func:`grad_cam`, written in lesson 04 and copied here from it, computes a
-  Grad-CAM heat map for any Keras image classifier; this module gives it its input checks
-  (:func:`cam_input`, :func:`conv_output`, :func:`class_to_explain`), the pre-softmax scores
-  (:func:`score_parts`) and the last convolutional block by name (:func:`last_conv_layer`);
-  :func:`overlay` draws a map over the photo with an OpenCV colour map; :func:`heatmap_peak`
-  says where it peaks.
-* Interaction: :func:`predict_bytes` is the whole predict-your-own-image logic as a plain
-  function (tests call it with bundled bytes); :func:`upload_widget` is a thin ipywidgets
-  wrapper around it.
-
-Models come from :func:`tlcourse.models.load_imagenet`; anything with ``.model`` (a
-``keras.Model``), ``.preprocess(images)`` and ``.decode(probs, top)`` works.
+``grad_cam`` itself is the lesson's cell, saved at the end of this module. Models come from
+:func:`tlcourse.models.load_imagenet`; anything with ``.model`` (a ``keras.Model``),
+``.preprocess(images)`` and ``.decode(probs, top)`` works.
 """
 
 from __future__ import annotations
@@ -67,15 +52,9 @@ def _image_size(data: bytes):
 
 
 def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode image file bytes (JPEG, PNG, WebP, BMP, TIFF...) into an RGB ``uint8`` array
-    ``(h, w, 3)`` with ``cv2.imdecode``.
-
-    OpenCV decodes to BGR order; this converts to RGB, which is what Keras ImageNet models
-    and matplotlib expect. Grayscale becomes three equal channels, a transparent PNG is laid
-    over white, and JPEG orientation tags are honoured. Raises ValueError, with the fix, for
-    empty data, data that is not an image, or files larger than ``max_bytes`` or
-    ``max_pixels`` (checked from the header before decoding, so a huge image costs nothing).
-    """
+    """Image file bytes (JPEG, PNG, WebP...) -> RGB ``uint8`` ``(h, w, 3)`` via ``cv2.imdecode``
+    (OpenCV's BGR turned to RGB; gray to three channels; transparency laid over white; EXIF
+    orientation honoured). ``max_bytes``/``max_pixels``: limits checked before decoding."""
     import cv2
 
     if isinstance(data, memoryview):
@@ -116,11 +95,8 @@ def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
 
 
 def read_image(path) -> np.ndarray:
-    """Read an image file into an RGB ``uint8`` array ``(h, w, 3)`` with OpenCV.
-
-    Unlike ``cv2.imread``, which silently returns None for a missing or unreadable file
-    (and fails on non-ASCII paths on Windows), this raises ValueError saying what is wrong.
-    """
+    """Read an image file into an RGB ``uint8`` array ``(h, w, 3)`` (unlike ``cv2.imread``,
+    a missing or unreadable file raises ValueError instead of returning None)."""
     if not isinstance(path, (str, Path)):
         raise ValueError(f"expected a file path (str or Path), got {type(path).__name__}")
     path = Path(path).expanduser()
@@ -148,10 +124,6 @@ def _check_image(image, name="image") -> np.ndarray:
         from .models import _check_values
 
         _check_values(image)  # numeric, finite, 0-255 (not 0-1): the rules of preprocess()
-        if image.size and (np.nanmin(image) < 0 or np.nanmax(image) > 255):
-            raise ValueError(f"{name} values must lie in 0-255 (raw pixels), got "
-                             f"{np.nanmin(image):.3g}..{np.nanmax(image):.3g}: pass the photo "
-                             f"before any preprocessing")
         image = np.clip(np.round(image), 0, 255).astype(np.uint8)
     return image
 
@@ -196,16 +168,6 @@ def center_crop(image, fraction: float) -> np.ndarray:
     return image[top:top + ch, left:left + cw]
 
 
-def crop(image, box) -> np.ndarray:
-    """The part of the image inside ``box = (x0, y0, x1, y1)`` (pixels, x to the right)."""
-    image = _check_image(image)
-    x0, y0, x1, y1 = _check_box(box)
-    h, w = image.shape[:2]
-    if x1 > w or y1 > h:
-        raise ValueError(f"box {box} reaches outside the {w} x {h} image")
-    return image[y0:y1, x0:x1]
-
-
 def rotate(image, degrees: int) -> np.ndarray:
     """Rotate by a multiple of 90 degrees, counter-clockwise (``cv2.rotate``: no pixels lost)."""
     import cv2
@@ -239,13 +201,6 @@ def _keras_model(model):
     return inner
 
 
-def _rank(layer):
-    try:
-        return len(layer.output.shape)
-    except (AttributeError, ValueError):  # layers without a single symbolic output
-        return None
-
-
 def last_conv_layer(model) -> str:
     """Name of the last convolutional block of an image classifier: the layer Grad-CAM reads.
 
@@ -258,17 +213,17 @@ def last_conv_layer(model) -> str:
     for key, name in LAST_CONV.items():
         if key in keras_model.name.lower().replace("_", "") and name in names:
             return name
+    import keras
+
     for layer in reversed(keras_model.layers):
-        if _rank(layer) == 4 and not isinstance(layer, _input_layer_type()):
+        try:
+            rank = len(layer.output.shape)
+        except (AttributeError, ValueError):  # layers without a single symbolic output
+            continue
+        if rank == 4 and not isinstance(layer, keras.layers.InputLayer):
             return layer.name
     raise ValueError(f"{keras_model.name} has no layer with an image-shaped output "
                      f"(batch, h, w, channels): Grad-CAM needs a convolutional network")
-
-
-def _input_layer_type():
-    import keras
-
-    return keras.layers.InputLayer
 
 
 @dataclass
@@ -408,27 +363,6 @@ def share_inside(heatmap, shape, box) -> float:
     return float(big[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
 
 
-def seconds_per_image(model, batch, repeats: int = 3) -> float:
-    """Inference time per image of ``model`` (a keras.Model or an ImageNetModel) on a
-    preprocessed ``batch``: the best of ``repeats`` timed runs after one warm-up run (the
-    best, not the mean, because other programs on the machine only ever slow a run down)."""
-    import time
-
-    keras_model = _keras_model(model)
-    batch = np.asarray(batch, dtype=np.float32)
-    if batch.ndim != 4 or len(batch) == 0:
-        raise ValueError(f"batch must be a preprocessed batch (n, h, w, 3), got shape {batch.shape}")
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
-    keras_model.predict_on_batch(batch)  # warm-up: builds the graph once
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        keras_model.predict_on_batch(batch)
-        best = min(best, time.perf_counter() - start)
-    return best / len(batch)
-
-
 # --------------------------------------------------------------------------- predict your own
 @dataclass
 class Prediction:
@@ -452,37 +386,20 @@ class Prediction:
         return f"{self.network}: top-1 {name} ({prob:.1%})"
 
 
-def _decode(model, probs, top):
-    decoded = model.decode(np.asarray(probs)[None], top=top)
-    return [tuple(d) for d in decoded[0]]
-
-
-def predict_image(model, image, top: int = 5, cam: bool = True) -> Prediction:
-    """Classify one RGB photo with an ImageNetModel: top-``top`` classes and (``cam=True``)
-    the Grad-CAM heat map of the top-1 class, from one forward pass."""
+def predict_bytes(model, data, top: int = 5, cam: bool = True, **limits) -> Prediction:
+    """Image file bytes -> :class:`Prediction`: the top-``top`` classes of an ImageNetModel and
+    (``cam=True``) the Grad-CAM map of the top-1 class, from one forward pass. ``limits`` go
+    to :func:`decode_image`; bad files raise ValueError with a message for the learner."""
     if not (hasattr(model, "preprocess") and hasattr(model, "decode")):
         raise ValueError("model must be an ImageNetModel from tlcourse.models.load_imagenet(...)")
     if not isinstance(top, int) or not 1 <= top <= 20:
         raise ValueError(f"top must be an int between 1 and 20, got {top!r}")
-    image = _check_image(image)
-    if cam:
-        result = grad_cam(model, image)
-        probs = result.probs
-    else:
-        result = None
-        batch = model.preprocess(image[None])
-        probs = np.asarray(model.model(batch, training=False))[0]
-    return Prediction(image, _decode(model, probs, top), result, getattr(model, "name", "model"))
-
-
-def predict_bytes(model, data, top: int = 5, cam: bool = True, **limits) -> Prediction:
-    """The predict-your-own-image logic: image file bytes -> :class:`Prediction`.
-
-    Bad files (empty, not an image, too large) raise ValueError with a message meant for
-    the learner; ``limits`` are passed to :func:`decode_image` (``max_bytes``,
-    ``max_pixels``).
-    """
-    return predict_image(model, decode_image(data, **limits), top=top, cam=cam)
+    image = decode_image(data, **limits)
+    result = grad_cam(model, image) if cam else None
+    probs = result.probs if cam else np.asarray(
+        model.model(model.preprocess(image[None]), training=False))[0]
+    decoded = [tuple(d) for d in model.decode(np.asarray(probs)[None], top=top)[0]]
+    return Prediction(image, decoded, result, getattr(model, "name", "model"))
 
 
 def prediction_figure(prediction: Prediction, title: str | None = None):
