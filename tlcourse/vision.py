@@ -109,23 +109,18 @@ def read_image(path) -> np.ndarray:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _check_image(image, name="image") -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4) or min(image.shape[:2]) < 1:
-        raise ValueError(f"{name} must be one image (h, w, 3) or (h, w), got shape {image.shape}; "
-                         f"for a batch pass one image at a time")
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    if image.shape[-1] == 4:
-        image = image[..., :3]
-    if image.dtype != np.uint8:
-        from .models import _check_values
+def _check_image(image) -> np.ndarray:
+    """One image as RGB ``uint8`` (gray repeated, alpha dropped), with the rules of
+    ``ImageNetModel.preprocess``: numeric, finite, raw 0-255 pixels (not 0-1)."""
+    from .models import _one_image
 
-        _check_values(image)  # numeric, finite, 0-255 (not 0-1): the rules of preprocess()
-        image = np.clip(np.round(image), 0, 255).astype(np.uint8)
-    return image
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be one image (h, w, 3) or (h, w), got shape {image.shape}; "
+                         f"for a batch pass one image at a time")
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 3 and image.size:
+        return image
+    return np.round(_one_image(image)).astype(np.uint8)
 
 
 def resize(image, size) -> np.ndarray:
@@ -463,15 +458,6 @@ def _uploaded_files(value):
     return [(item.get("name", "upload"), bytes(item["content"])) for item in value]
 
 
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def show_prediction(out, model, data, label: str = "your image", **kwargs) -> Prediction | None:
     """Run :func:`predict_bytes` and put the result into the ``ipywidgets.Output`` ``out``:
     one HTML line naming the top-1 class, then the photo / top-5 bars / Grad-CAM figure; for
@@ -498,7 +484,12 @@ def show_prediction(out, model, data, label: str = "your image", **kwargs) -> Pr
     out.append_display_data(HTML(
         f'<p class="tlcourse-top1">{html.escape(label)}: top-1 <b>{html.escape(name)}</b> '
         f"({prob:.1%}) by {html.escape(pred.network)}</p>"))
-    out.append_display_data(Image(data=_figure_png(prediction_figure(pred)), format="png"))
+    import matplotlib.pyplot as plt
+
+    fig, buf = prediction_figure(pred), io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    out.append_display_data(Image(data=buf.getvalue(), format="png"))
     return pred
 
 
