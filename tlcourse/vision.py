@@ -123,33 +123,27 @@ def _check_image(image) -> np.ndarray:
     return np.round(_one_image(image)).astype(np.uint8)
 
 
-def resize(image, size) -> np.ndarray:
-    """Resize one image to ``size`` (an int for a square, or ``(width, height)``) with OpenCV:
-    area averaging when shrinking (no aliasing), bilinear when enlarging."""
-    import cv2
-
-    image = _check_image(image)
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size)):
-        raise ValueError(f"size must be a positive int or (width, height), got {size!r}")
-    w, h = int(size[0]), int(size[1])
-    shrink = w * h < image.shape[0] * image.shape[1]
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
 def to_batch(images, size: int = 224) -> np.ndarray:
     """A list of RGB images of any sizes -> one ``uint8`` batch ``(n, size, size, 3)``.
 
-    Each image is resized as a whole (its aspect ratio is not kept), so a heat map computed
-    on the batch maps back onto the full photo.
+    Each image is resized whole (its aspect ratio is not kept, so a heat map computed on the
+    batch maps back onto the full photo) with OpenCV: area averaging when shrinking (no
+    aliasing), bilinear when enlarging.
     """
+    import cv2
+
     if isinstance(images, np.ndarray) and images.ndim in (2, 3):
         images = [images]
     if len(images) == 0:
         raise ValueError("images is empty: pass a list of (h, w, 3) images")
-    return np.stack([resize(img, size) for img in images])
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels per side), got {size!r}")
+    out = []
+    for image in map(_check_image, images):
+        shrink = size * size < image.shape[0] * image.shape[1]
+        out.append(cv2.resize(image, (int(size), int(size)),
+                              interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    return np.stack(out)
 
 
 def center_crop(image, fraction: float) -> np.ndarray:
@@ -221,6 +215,16 @@ def last_conv_layer(model) -> str:
                      f"(batch, h, w, channels): Grad-CAM needs a convolutional network")
 
 
+def _upsample(heatmap, shape) -> np.ndarray:
+    """A 2-D heat map (any resolution) resized bilinearly to an image's ``(h, w)``."""
+    import cv2
+
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.ndim != 2 or heatmap.size == 0:
+        raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
+    return cv2.resize(heatmap, (int(shape[1]), int(shape[0])), interpolation=cv2.INTER_LINEAR)
+
+
 @dataclass
 class GradCam:
     """A Grad-CAM result: ``heatmap`` (the conv block's resolution, 0-1, peak 1 unless all
@@ -234,10 +238,7 @@ class GradCam:
 
     def upsampled(self, shape) -> np.ndarray:
         """The heat map resized to an image's ``(h, w)`` (bilinear, values stay in 0-1)."""
-        import cv2
-
-        h, w = int(shape[0]), int(shape[1])
-        return np.clip(cv2.resize(self.heatmap, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+        return np.clip(_upsample(self.heatmap, shape), 0, 1)
 
 
 def score_parts(keras_model):
@@ -310,16 +311,12 @@ def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.nd
     import cv2
 
     image = _check_image(image)
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2 or heatmap.size == 0:
-        raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     code = getattr(cv2, f"COLORMAP_{colormap.upper()}", None)
     if code is None:
         raise ValueError(f"unknown OpenCV colour map {colormap!r}: try 'jet', 'inferno', 'turbo'")
-    h, w = image.shape[:2]
-    big = np.clip(cv2.resize(heatmap, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+    big = np.clip(_upsample(heatmap, image.shape), 0, 1)
     colour = cv2.cvtColor(cv2.applyColorMap(np.uint8(255 * big), code), cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(image, 1 - alpha, colour, alpha, 0)
 
@@ -327,13 +324,7 @@ def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.nd
 def heatmap_peak(heatmap, shape) -> tuple[int, int]:
     """``(x, y)`` pixel of the photo (``shape`` its ``(h, w)``) where the upsampled heat map
     is highest."""
-    import cv2
-
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2 or heatmap.size == 0:
-        raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
-    h, w = int(shape[0]), int(shape[1])
-    big = cv2.resize(heatmap, (w, h), interpolation=cv2.INTER_LINEAR)
+    big = _upsample(heatmap, shape)
     y, x = np.unravel_index(int(np.argmax(big)), big.shape)
     return int(x), int(y)
 
@@ -349,11 +340,8 @@ def inside(point, box) -> bool:
 
 def share_inside(heatmap, shape, box) -> float:
     """Fraction of the upsampled heat map's total weight that lies inside ``box``."""
-    import cv2
-
     x0, y0, x1, y1 = _check_box(box)
-    h, w = int(shape[0]), int(shape[1])
-    big = np.clip(cv2.resize(np.asarray(heatmap, np.float32), (w, h)), 0, None)
+    big = np.clip(_upsample(heatmap, shape), 0, None)
     total = float(big.sum())
     return float(big[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
 
