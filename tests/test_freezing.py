@@ -183,7 +183,7 @@ def test_four_cases(model):
             assert counts["trainable"] == expected[case]
         if plan.frozen_blocks < 19:
             assert plan.learning_rate < 1e-3  # the base learns gently
-    assert freezing.FOUR_CASES["small-different"].cut in freezing.block_names(model)
+    assert freezing.FOUR_CASES["small-different"].cut in freezing.blocks(model)
     with pytest.raises(ValueError, match="unknown case"):
         freezing.apply_case(model, "medium")
 

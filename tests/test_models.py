@@ -117,7 +117,7 @@ def test_headless_and_fallback_use_the_cached_conversion(lite, offline_cache, mo
     def no_conversion(*args, **kwargs):
         raise AssertionError("converted again although the cache holds the weights")
 
-    monkeypatch.setattr(efficientnet_lite, "convert", no_conversion)
+    monkeypatch.setattr(efficientnet_lite, "_torch_weights_into", no_conversion)
     features = models.load_imagenet("efficientnet_lite0", include_top=False, input_size=96,
                                     pooling="avg")
     assert features.model.output_shape == (None, 1280)

@@ -89,20 +89,19 @@ def test_read_image_missing(tmp_path):
         vision.read_image(tmp_path / "notes.txt")
 
 
-def test_resize_batch_crop_rotate():
+def test_resize_batch_center_crop_rotate():
     cat = data.load_photo("cat")
     batch = vision.to_batch([cat, data.load_photo("coffee")], 224)
     assert batch.shape == (2, 224, 224, 3) and batch.dtype == np.uint8
-    assert vision.resize(cat, (100, 50)).shape == (50, 100, 3)
+    assert vision.to_batch(cat, 50).shape == (1, 50, 50, 3)
     assert vision.center_crop(cat, 0.5).shape == (150, 226, 3)
-    assert vision.crop(cat, (10, 20, 110, 70)).shape == (50, 100, 3)
     r = vision.rotate(cat, 90)
     assert r.shape == (451, 300, 3)
     np.testing.assert_array_equal(vision.rotate(r, 270), cat)
     for bad in (lambda: vision.rotate(cat, 45), lambda: vision.center_crop(cat, 0),
-                lambda: vision.resize(cat, 0), lambda: vision.crop(cat, (0, 0, 999, 10)),
-                lambda: vision.to_batch([], 224), lambda: vision.resize(np.zeros((2, 2, 2, 3)), 4),
-                lambda: vision.resize(np.full((4, 4, 3), 300.0), 2)):
+                lambda: vision.to_batch([cat], 0),
+                lambda: vision.to_batch([], 224), lambda: vision.to_batch([np.zeros((2, 2, 2, 3))], 4),
+                lambda: vision.to_batch([np.full((4, 4, 3), 300.0)], 2)):
         with pytest.raises(ValueError):
             bad()
 
@@ -213,7 +212,7 @@ def test_predict_bytes_and_figure():
     with pytest.raises(ValueError, match="empty"):
         vision.predict_bytes(model, b"")
     with pytest.raises(ValueError, match="ImageNetModel"):
-        vision.predict_image(object(), img)
+        vision.predict_bytes(object(), _png(img))
 
 
 def _kinds(out):

@@ -1,9 +1,7 @@
 """Command line: ``python -m tlcourse doctor`` and ``python -m tlcourse download``.
 
-Introduced in ``00_start_here``. ``doctor`` says, for every asset a lesson needs, where it
-would come from right now (cache, mirror, online, offline stand-in) and exits non-zero with
-the fix when something is missing. ``download`` fetches everything ahead of time (a teacher
-preparing a classroom with poor Wi-Fi).
+``doctor`` says where every asset would come from now and exits non-zero with the fix when one
+is missing; ``download`` fetches everything ahead of a class (lesson 00).
 """
 
 from __future__ import annotations
@@ -26,11 +24,6 @@ def _version(dist: str) -> str:
         return "MISSING"
 
 
-def _mirror_has(asset: assets.Asset) -> bool:
-    """True when a folder mirror holds the asset and the file passes its check."""
-    return assets.mirror_file(asset) is not None
-
-
 def asset_rows(probe_network: bool = True) -> list[dict]:
     """One row per registered asset: where a lesson would get it now, and the fix if nowhere."""
     mode = config.network_mode()
@@ -48,7 +41,7 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
                 fallback_ok = False
         if cached == "cache":
             where = "cache"
-        elif _mirror_has(asset):
+        elif assets.mirror_file(asset) is not None:
             where = "mirror"
         elif online:
             where = "online"

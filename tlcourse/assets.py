@@ -1,19 +1,10 @@
-"""Remote assets: one registry, one checksummed fetch function, one cache, honest fallbacks.
+"""Remote assets: one registry, one checksummed fetch, one cache, honest fallbacks (lesson 00).
 
-Introduced in ``00_start_here`` (``python -m tlcourse doctor``); every loader in
-:mod:`tlcourse.data`, :mod:`tlcourse.models` and :mod:`tlcourse.text` goes through here.
-
-Order of attempts for :func:`fetch`: a valid file already in the cache, then the mirror
-(``TLCOURSE_MIRROR``, a folder or URL), then the canonical address. Downloads use pooch with
-short connect/read timeouts, and a quick reachability probe runs first, so an unreachable
-network costs seconds, never a hang. Loaders that have an offline path use
-:func:`with_fallback`, which prints one line when it falls back.
-
-One cache serves a whole classroom: every entry (download, converted weights, ``.npy``
-features) goes through :func:`ensure_file`, which writes a temporary file beside the entry,
-checks it and renames it into place (readers never see half a file), lets one process do the
-work while the others wait on a file lock, keeps the entry's SHA-256 beside it, makes files
-readable by everyone, and degrades to a per-user cache when the shared one is read-only.
+:func:`fetch` tries a valid cached file, then the mirror (``TLCOURSE_MIRROR``), then the
+canonical address, with pooch, short timeouts and a reachability probe first (an unreachable
+network costs seconds, never a hang). Every cache entry goes through :func:`ensure_file`:
+written beside the entry and renamed into place, one process at a time (a file lock), its
+SHA-256 kept beside it, readable by all, falling back to a per-user cache when read-only.
 """
 
 from __future__ import annotations
@@ -175,13 +166,9 @@ _probe_cache: dict[str, tuple[bool, float]] = {}
 
 
 def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
-    """True when the host of ``url`` resolves and accepts a TCP connection within ``timeout``.
-
-    Behind a proxy (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``, read as requests
-    reads them) the proxy is probed instead, since downloads go through it. Name resolution has no timeout of its own in Python, so the probe runs in a daemon
-    thread and is abandoned after ``timeout`` seconds. Results are remembered per host for
-    the life of the process (one slow probe per host, not one per file).
-    """
+    """True when the host of ``url`` (or the proxy that requests would use for it) accepts a
+    TCP connection within ``timeout``; probed in a daemon thread, since name resolution has
+    no timeout of its own, and remembered per host for the life of the process."""
     if not isinstance(url, str):
         raise TypeError(f"url must be a str such as 'https://example.org/file', got {url!r}")
     parsed = urlparse(url)
@@ -344,14 +331,11 @@ def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
                 nbytes=None) -> tuple[Path | None, object]:
     """The one way the course fills its cache: ``(path, made)`` of a verified entry at ``dest``.
 
-    A good entry (its sha256 sidecar matches when ``sealed``, else ``check`` passes) is used
-    as it is; ``made`` is then None. Otherwise ``make(tmp)`` fills a temporary file, whose
-    result becomes ``made``; ``check(tmp)`` must pass, the file replaces ``dest`` atomically
-    and, when ``sealed``, a sidecar with its SHA-256 is written. One process does this while
-    the others wait on a file lock and then read its result. A damaged entry is removed and
-    rebuilt, announced in one line. A read-only cache degrades to a per-user cache, then to
-    memory only (``path`` None), announced once.
-    """
+    A good entry (its SHA-256 sidecar matches when ``sealed``, else ``check`` passes) is used
+    as it is, ``made`` None. Otherwise ``make(tmp)`` fills a temporary file (its result is
+    ``made``), ``check(tmp)`` must pass, and it replaces ``dest`` atomically, under a file lock.
+    A damaged entry is rebuilt (announced); a read-only cache degrades to a per-user one, then
+    to memory only (``path`` None)."""
     for path in (dest, user_copy(dest)):
         if path.exists() and _intact(path, check, sealed) is None:
             return path, None
@@ -446,11 +430,9 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
     downloader = pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT, progressbar=big)
     try:
         downloader(url, str(dest), None)
-    except OSError as exc:  # requests' errors are OSErrors too
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise AssetUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:  # timeouts, HTTP status...
+    except Exception as exc:  # requests' errors (OSErrors too), timeouts, HTTP status...
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # a full disk is the cache's problem, not the network's
         raise AssetUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
     try:
         _check_asset(asset, dest)
@@ -503,13 +485,9 @@ def mirror_preset(preset: str) -> Path | None:
 
 
 def fetch(name: str) -> Sourced:
-    """Return the local path of asset ``name`` (a :class:`Sourced` with ``.value`` the path).
-
-    Tries the cache, the mirror, then the canonical URL (never the network when
-    ``TLCOURSE_OFFLINE=1``). Every file is checked against its registered SHA-256 (or, with
-    none published, a structural check and then its own SHA-256 kept beside it); a damaged
-    cached copy is replaced. Raises :class:`AssetUnavailable` with the fix when all fail.
-    """
+    """The local path of asset ``name`` as a :class:`Sourced`: from the cache, the mirror, then
+    the canonical URL (not with ``TLCOURSE_OFFLINE=1``), checked against its SHA-256 or its
+    structural check. Raises :class:`AssetUnavailable` with the fix when all fail."""
     asset = get(name)
     dest = cached_path(name)
     problems: list[str] = []
@@ -577,12 +555,9 @@ def announce(message: str) -> None:
 
 
 def with_fallback(what: str, online, offline, offline_desc: str):
-    """Run ``online()``; if it raises :class:`AssetUnavailable`, announce and run ``offline()``.
-
-    * ``TLCOURSE_OFFLINE=1``: ``online`` is never called.
-    * ``TLCOURSE_OFFLINE=0``: no fallback, the error propagates with its fix.
-    Both callables return a :class:`Sourced`.
-    """
+    """Run ``online()``; if it raises :class:`AssetUnavailable`, announce and run ``offline()``
+    (both return a :class:`Sourced`). ``TLCOURSE_OFFLINE=1`` never calls ``online``;
+    ``TLCOURSE_OFFLINE=0`` lets the error propagate."""
     if not (callable(online) and callable(offline)):
         raise TypeError("online and offline must be functions taking no argument and returning "
                         "a Sourced, e.g. lambda: fetch('mnist')")

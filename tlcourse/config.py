@@ -1,16 +1,10 @@
-"""Course-wide settings read from the environment, and the ``setup()`` call of every lesson.
-
-Introduced in ``00_start_here`` and called in the first code cell of every lesson.
-
-One meaning everywhere:
+"""Course-wide settings read from the environment, and the ``setup()`` call of every lesson:
 
 * ``TLCOURSE_QUICK=1``  quick mode (tests, CI): less data, fewer epochs. Unset or ``0``: full mode.
 * ``TLCOURSE_OFFLINE``  unset: try the network, fall back to offline assets (announced);
   ``1``: never touch the network; ``0``: a missing online asset is an error, no fallback.
 * ``TLCOURSE_MIRROR``   a folder or URL tried before the canonical download addresses.
 * ``TLCOURSE_CACHE``    the one download cache (default: the user cache folder).
-
-Nothing here imports TensorFlow; ``setup()`` imports Keras when it is called.
 """
 
 from __future__ import annotations

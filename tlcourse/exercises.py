@@ -1,9 +1,6 @@
-"""Self-checks for the exercises of every lesson.
-
-Introduced in lesson 01. A lesson's exercise has a cell the learner fills (``answer = ...``)
-and a self-check cell calling :func:`check`. The solutions notebooks call the same checks
-with the right answer (``assert check(...)``) and a wrong one (``assert not check(...)``),
-so each check is proven to accept and to reject.
+"""The self-check every exercise is built on: :func:`check` (the learner's answer against the
+expected one). The solutions call it with a right answer and a wrong one, so each check is
+proven to accept and to reject.
 """
 
 from __future__ import annotations

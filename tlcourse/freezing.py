@@ -1,20 +1,8 @@
-"""Freezing a pretrained MobileNetV2 block by block, and the freeze explorer of lesson 02.
+"""MobileNetV2 blocks, block tables and the freeze explorer of lesson 02.
 
-Introduced in lesson 02 (freezing layers); the block names and :func:`freeze_blocks` are used
-again where later lessons fine-tune the top of a MobileNetV2.
-
-A MobileNetV2 base (``tlcourse.models.load_imagenet("mobilenet_v2", include_top=False)``, or
-``keras.applications.MobileNetV2(include_top=False)``) has 155 layers, but they come in 19
-units that only make sense whole: the ``stem`` (the first convolution), 17 inverted-residual
-blocks ``block_0`` ... ``block_16`` (Keras names block 0 ``expanded_conv``) and the ``top``
-(the last 1x1 convolution, 1,280 channels, and the pooling layer if any). Freezing "the first
-N layers" can cut a block in half; freezing whole blocks cannot.
-
-:func:`freeze_blocks`, the freeze loop itself, is written in lesson 02 (section 4) and copied
-to the end of this module by tools/save_cells.py. The explorer's logic is the plain function
-:func:`freeze_report` (tests call it directly);
-:func:`freeze_explorer` is a thin ipywidgets wrapper around it. Nothing here imports
-TensorFlow or ipywidgets until a function needs them.
+A MobileNetV2 base has 155 layers in 19 units that only make sense whole: the ``stem``, 17
+inverted-residual blocks ``block_0`` ... ``block_16`` (Keras names block 0 ``expanded_conv``)
+and the ``top``. :func:`freeze_blocks`, the freeze loop, is lesson 02's cell, saved at the end.
 """
 
 from __future__ import annotations
@@ -102,22 +90,10 @@ def blocks(model) -> dict:
     return out
 
 
-def block_names(model) -> list:
-    """The 19 unit names of the MobileNetV2 base in ``model``, input side first."""
-    return list(blocks(model))
-
-
-def _check_depth(depth, n_blocks: int) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= n_blocks:
-        raise ValueError(f"depth must be a whole number of blocks from 0 (nothing frozen) to "
-                         f"{n_blocks} (the whole base frozen), got {depth!r}")
-    return depth
-
-
 def depth_of(model, block: str) -> int:
     """How many units are frozen when everything up to and including ``block`` is:
     ``depth_of(base, "stem") == 1``, ``depth_of(base, "block_5") == 7``."""
-    names = block_names(model)
+    names = list(blocks(model))
     if block not in names:
         raise ValueError(f"no block {block!r}: choose one of stem, block_0 ... block_16, top")
     return names.index(block) + 1
@@ -195,14 +171,9 @@ def describe(report: dict) -> str:
 
 # --------------------------------------------------------------------------- the widget
 class FreezeExplorer:
-    """The interactive freeze explorer: an ``IntSlider`` (how many units are frozen, from the
-    input side) that updates the parameter count, a per-block table and the trainable map.
-
-    Every update calls :func:`freeze_report`, so moving the slider really changes the flags of
-    ``model`` (compile again before training it). ``.slider``, ``.count``, ``.where`` and
-    ``.output`` are the widgets; ``.report`` is the latest report. CSS classes for browser
-    tests: ``tlcourse-freeze-slider`` (the slider) and ``tlcourse-trainable-count`` (the count).
-    """
+    """A slider (units frozen from the input side) that calls :func:`freeze_report`, so it
+    really changes ``model``'s flags, and shows the count, block table and trainable map.
+    CSS classes ``tlcourse-freeze-slider`` and ``tlcourse-trainable-count`` (browser tests)."""
 
     def __init__(self, model, depth: int = 0, keep_batchnorm_frozen: bool = False,
                  show_figure: bool = True):
@@ -212,7 +183,9 @@ class FreezeExplorer:
         self.keep_batchnorm_frozen = keep_batchnorm_frozen
         self.show_figure = show_figure
         n_blocks = len(blocks(model))
-        _check_depth(depth, n_blocks)
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= n_blocks:
+            raise ValueError(f"depth must be a whole number of blocks from 0 (nothing frozen) to "
+                             f"{n_blocks} (the whole base frozen), got {depth!r}")
         self.slider = widgets.IntSlider(
             value=depth, min=0, max=n_blocks, step=1, description="frozen blocks",
             continuous_update=False, style={"description_width": "initial"},
@@ -224,10 +197,7 @@ class FreezeExplorer:
         self.output = widgets.Output()
         self.box = widgets.VBox([widgets.HBox([self.slider, self.where]), self.count, self.output])
         self.report: dict = {}
-        self.slider.observe(self._on_change, names="value")
-        self.update()
-
-    def _on_change(self, change) -> None:
+        self.slider.observe(lambda _change: self.update(), names="value")
         self.update()
 
     def update(self) -> dict:

