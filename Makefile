@@ -35,8 +35,12 @@ lint: install
 unit: install
 	$(TEST_ENV) $(PY) -m pytest -q tests --ignore=tests/browser
 
+# Two notebooks at a time (pytest-xdist; each notebook stays on one worker): kernel start-up and
+# imports overlap. JOBS=1 runs them one after another.
+JOBS ?= 2
 notebooks: install
-	$(TEST_ENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env --durations=0 notebooks
+	$(TEST_ENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env --durations=0 \
+	  $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile) notebooks
 
 test: lint unit notebooks
 
