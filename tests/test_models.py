@@ -47,7 +47,9 @@ def offline_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lite(offline_cache):
-    """The EfficientNet-Lite0 classifier, loaded once for the whole module."""
+    """The EfficientNet-Lite0 classifier, loaded once for the whole module (into this module's
+    empty cache: the per-process copy of the weights an earlier test may have read is dropped)."""
+    efficientnet_lite._pretrained_by_layer.cache_clear()
     return models.load_imagenet("efficientnet_lite0")
 
 

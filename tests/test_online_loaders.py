@@ -16,15 +16,18 @@ from conftest import SHARED_ASSETS
 from tlcourse import assets, models
 
 
-def keras_fixture(folder, include_top):
-    """A MobileNetV2 with random weights saved as Keras' legacy .h5 weights file."""
+def keras_fixture(folder, include_top, network="mobilenet_v2"):
+    """A MobileNetV2 (or ResNet50) with random weights saved as Keras' legacy .h5 weights file."""
     import h5py
     import keras
     from keras.src.legacy.saving import legacy_h5_format
 
     keras.utils.set_random_seed(1)
-    net = keras.applications.MobileNetV2(include_top=include_top, weights=None)
-    name = "keras_mobilenet_v2_224" + ("" if include_top else "_notop")
+    build = {"mobilenet_v2": keras.applications.MobileNetV2,
+             "resnet50": keras.applications.ResNet50}[network]
+    net = build(include_top=include_top, weights=None)
+    name = {"mobilenet_v2": "keras_mobilenet_v2_224", "resnet50": "keras_resnet50"}[network]
+    name += "" if include_top else "_notop"
     path = folder / assets.get(name).filename
     with h5py.File(path, "w") as fh:
         legacy_h5_format.save_weights_to_hdf5_group(fh, net)
@@ -50,6 +53,7 @@ def test_keras_weights_download_check_and_build(isolated_env, serve, monkeypatch
     assert net.source == "offline"
     out = capsys.readouterr().out
     assert out.count("offline:") == 1 and "damaged" not in out.split("offline:")[0]
+    assert "weights arrived damaged and were not kept" in out  # a cut file is not "unreachable"
     assert not assets.cached_path(name).exists()
     # the whole file: downloaded, checked, sealed, and the network built with its weights
     serve_as_canonical(monkeypatch, name, f"{base}/{path.name}")
@@ -65,6 +69,30 @@ def test_keras_weights_download_check_and_build(isolated_env, serve, monkeypatch
     assert "known_hash" not in captured.out + captured.err  # pooch's advice is for authors
     again = models.load_imagenet("mobilenet_v2", include_top=include_top, **kwargs)
     assert again.source == "cache" and serve.hits[f"/{path.name}"] == 1
+
+
+def test_resnet50_download_md5_check_and_build(isolated_env, serve, monkeypatch, capsys):
+    """ResNet50's file (98 MB at full size) has an MD5 that Keras publishes: checked after the
+    structural check; a file that fails it is removed and the course falls back in one line."""
+    www = isolated_env / "www"
+    www.mkdir()
+    name, path, reference = keras_fixture(www, include_top=False, network="resnet50")
+    serve_as_canonical(monkeypatch, name, f"{serve(www)}/{path.name}")
+    kwargs = {"input_size": 32, "pooling": "avg"}
+    # the fixture is not Keras' file, so Keras' MD5 refuses it: removed, and the fallback is used
+    net = models.load_imagenet("resnet50", include_top=False, **kwargs)
+    assert net.source == "offline" and net.name != "resnet50"
+    out = capsys.readouterr().out
+    assert "ResNet50 weights arrived damaged and were not kept, using" in out, out
+    assert not assets.cached_path(name).exists()
+    # with the fixture's own MD5 in place of Keras': downloaded, checked, built with its weights
+    monkeypatch.setitem(models.KERAS_MD5, name, hashlib.md5(path.read_bytes()).hexdigest())
+    net = models.load_imagenet("resnet50", include_top=False, **kwargs)
+    assert (net.name, net.source) == ("resnet50", "online")
+    ours = {w.path: w.numpy() for w in net.model.weights}
+    for w in reference.weights:
+        np.testing.assert_array_equal(ours[w.path], w.numpy())
+    assert models.load_imagenet("resnet50", include_top=False, **kwargs).source == "cache"
 
 
 def test_a_wrong_weights_file_fails_the_structural_check(isolated_env, serve, monkeypatch):

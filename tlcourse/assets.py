@@ -573,5 +573,8 @@ def with_fallback(what: str, online, offline, offline_desc: str):
                 f"{exc} (TLCOURSE_OFFLINE=0 forbids the offline fallback: unset it to allow "
                 f"{offline_desc})"
             ) from exc
-        announce(f"offline: {what} unreachable, using {offline_desc}")
+        # a file that arrived but failed its check is not "unreachable": say what happened
+        damaged = any(word in str(exc) for word in ("damaged", "MD5"))
+        why = "arrived damaged and were not kept" if damaged else "unreachable"
+        announce(f"offline: {what} {why}, using {offline_desc}")
         return offline()
