@@ -37,13 +37,13 @@ _lesson_cpu = _ru.ru_utime + _ru.ru_stime  # the kernel's CPU time for the lesso
 def _curve(c):
     return {"name": c.name, "budgets": list(c.budgets), "scores": c.scores, "seconds": c.seconds}
 
-def _asserted(t_gap, t_mean0, d_gap, pre):
-    # the quantities the lesson's assertions test, for one seed of the draws
-    return {"text_gap_first": t_gap[0], "text_gap_min3": min(t_gap[:3]),
-            "text_gap_last": t_gap[-1], "text_shrink": max(t_gap) - t_gap[-1],
-            "text_over_majority": round(100 * (t_mean0 - majority), 1),
-            "digit_gap_first": d_gap[0], "digit_gap_max": max(d_gap),
-            "preprocessing_drop": round(100 * pre, 1)}
+def _asserted(t_gap, t_mean, d_gap, pre):
+    # the quantities the lesson's assertions test, for one seed of the draws (points)
+    return {"text_gap_checked": t_gap[at], "text_gap_min3": min(t_gap[:3]),
+            "text_gap_last": t_gap[-1], "text_shrink": round(max(t_gap) - t_gap[-1], 1),
+            "text_over_majority": round(100 * (t_mean[at] - majority), 1),
+            "digit_gap_first": d_gap[0], "digit_gap_first2": max(d_gap[:2]),
+            "digit_gap_last": d_gap[-1], "preprocessing_drop": round(100 * pre, 1)}
 
 _out = {
     "source": {"text": rt.source, "encoder": encoder.source, "mnist": mnist.source,
@@ -55,7 +55,7 @@ _out = {
     "embed_s": text_embed_s, "feature_s": digit_feature_s,
     "preprocessing": [right_acc, wrong_acc, int(n_demo)],
     "lesson_cpu": _lesson_cpu,
-    "seeds": [[0, _asserted(text_gap, text_transfer.mean[0], digit_gap, right_acc - wrong_acc),
+    "seeds": [[0, _asserted(text_gap, text_transfer.mean, digit_gap, right_acc - wrong_acc),
                text_transfer.percent(), text_scratch.percent(), digit_transfer.percent(),
                digit_scratch.percent()]],
 }
@@ -77,7 +77,7 @@ for _seed in SEEDS:
                               digit_pool_feat[_i], mnist.y_train[_i])
     _pre = (_h.score(digit_test_feat[:n_demo], mnist.y_test[:n_demo])
             - _h.score(wrong_feat, mnist.y_test[:n_demo]))
-    _out["seeds"].append([_seed, _asserted(ex.advantage(_t, _s), _t.mean[0],
+    _out["seeds"].append([_seed, _asserted(ex.advantage(_t, _s), _t.mean,
                                            ex.advantage(_dt, _ds), _pre),
                           _t.percent(), _s.percent(), _dt.percent(), _ds.percent()])
 print("BENCH" + _json.dumps(_out))
@@ -87,17 +87,18 @@ print("BENCH" + _json.dumps(_out))
 #: every assertion of the lesson, mode -> (quantity, direction, threshold, what it claims); the
 #: quantities are those _asserted() computes in the harvest cell, in points
 ASSERTIONS = {
-    "quick": [("text_gap_first", ">=", 1.5, "transfer ahead at the smallest text budget"),
-              ("text_over_majority", ">", 2.0, "transfer above always-'fresh' at that budget"),
+    "quick": [("text_gap_checked", ">=", 1.5, "transfer ahead at 128 labels"),
+              ("text_over_majority", ">", 0.0, "transfer above always-'fresh' at 128 labels"),
               ("digit_gap_first", "<=", -2.0, "scratch ahead at 10 digits per class"),
               ("preprocessing_drop", ">", 20.0, "forgetting the preprocessing costs > 20 points")],
-    "full": [("text_gap_first", ">=", 3.0, "transfer ahead by >= 3 points at 32 labels"),
+    "full": [("text_gap_checked", ">=", 3.0, "transfer ahead by >= 3 points at 32 labels"),
              ("text_over_majority", ">", 2.0, "transfer above always-'fresh' at 32 labels"),
              ("text_gap_min3", ">=", 3.0, "transfer ahead by >= 3 points up to 512 labels"),
              ("text_gap_last", "<", 1.0, "with all labels, TF-IDF catches up"),
              ("text_shrink", ">", 4.0, "the lead shrinks by > 4 points from its peak"),
              ("digit_gap_first", "<=", -4.0, "scratch ahead by >= 4 points at 10 per class"),
-             ("digit_gap_max", "<=", -0.5, "scratch ahead at every digit budget"),
+             ("digit_gap_first2", "<=", -0.5, "scratch ahead at 10 and 30 per class"),
+             ("digit_gap_last", "<=", 3.0, "transfer not clearly ahead at 100 per class"),
              ("preprocessing_drop", ">", 20.0, "forgetting the preprocessing costs > 20 points")],
 }
 
