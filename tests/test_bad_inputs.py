@@ -191,6 +191,9 @@ def cases(tiny, net):
     add("linear_probe([],[],[],[])", lambda: experiments.linear_probe([], [], [], []), "")
     add("linear_probe(widths)", lambda: experiments.linear_probe(feats, y, feats[:, :2], y), "width")
     add("linear_probe(Cs=[])", lambda: experiments.linear_probe(feats, y, feats, y, Cs=[]), "Cs")
+    add("choose_on_validation(1 per class)", lambda: experiments.choose_on_validation(
+        None, {"C": [1.0]}, feats[:2], y[:2]), "per class")
+    add("budget_curve(budgets=[8, 4])", lambda: experiments.budget_curve("a", len, y, [8, 4]), "budgets")
     add("head_parameters(0, 10)", lambda: experiments.head_parameters(0, 10), "n_features")
     add("head_parameters(10, 'a')", lambda: experiments.head_parameters(10, "a"), "n_classes")
     add("case('huge', 'similar')", lambda: experiments.case("huge", "similar"), "size")

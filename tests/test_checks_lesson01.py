@@ -163,3 +163,15 @@ def test_check_numbers():
         checks.check(7, None)
     with pytest.raises(ValueError, match="1 to 6"):
         checks.check(True, None)
+
+
+def test_no_answer_appears_in_the_lesson_before_its_exercise():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "01_transfer_learning_concepts.ipynb"
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+    before = "\n".join(cells[:next(i for i, c in enumerate(cells) if c.startswith("## Exercises"))])
+    for answer in ("12,810", "12810", "12_810", "1280 * 10", '"domain adaptation", "self-supervised"',
+                   "def centroid", "char_wb", "C_GRID"):
+        assert answer not in before, answer

@@ -9,8 +9,8 @@ lesson reuses (:func:`choose_on_validation`, :func:`linear_probe`, :func:`budget
 
 Written here: drawing labelled rows (:func:`draw_labelled`, :func:`draw_per_class`), the
 :class:`Curve` a budget loop returns, its :func:`table` and :func:`curve_figure`, the four
-freeze-or-train cases (:data:`CASES`, :func:`case`, :func:`four_cases_figure`) and a counting
-helper for the exercises.
+freeze-or-train cases (:data:`CASES`, :func:`case`, :func:`four_cases_figure`) and the parameter
+count of a linear head (:func:`head_parameters`).
 """
 
 from __future__ import annotations
