@@ -1,9 +1,11 @@
-"""tlcourse.experiments: label-budget curves, scorers, the four cases (lesson 01)."""
+"""tlcourse.experiments: drawing labelled rows, curves, the saved probe and budget loop of lesson 01,
+the four cases (and that lessons 01 and 02 agree about them)."""
 
 import numpy as np
 import pytest
 
 from tlcourse import experiments as ex
+from tlcourse import freezing
 
 
 def test_draw_labelled_is_stratified_and_reproducible():
@@ -72,14 +74,12 @@ def test_budget_curve_refuses_bad_scorer_and_draws():
         ex.budget_curve("x", lambda idx: 0.5, y, [4], draws=0, progress=False)
 
 
-def test_curve_summaries_advantage_crossover_and_table():
+def test_curve_summaries_advantage_and_table():
     t = ex.Curve("transfer", [32, 128, 1000], [[0.60, 0.64], [0.70], [0.75]])
     s = ex.Curve("scratch", [32, 128, 1000], [[0.55, 0.57], [0.66], [0.78]])
     assert np.allclose(t.mean, [0.62, 0.70, 0.75]) and np.allclose(t.low, [0.60, 0.70, 0.75])
     assert ex.advantage(t, s) == [6.0, 4.0, -3.0]
     assert all(isinstance(v, float) for v in ex.advantage(t, s))
-    assert ex.crossover(t, s) == 1000
-    assert ex.crossover(t, ex.Curve("weak", [32, 128, 1000], [[0.5], [0.5], [0.5]])) is None
     frame = ex.table(t, s)
     assert list(frame.columns) == ["labelled examples", "transfer", "scratch", "draws"]
     assert frame["transfer"][0] == "62.0 +- 2.0" and list(frame["draws"]) == [2, 1, 1]
@@ -101,41 +101,10 @@ def test_linear_probe_learns_separable_features():
     assert score(np.arange(10)) == 1.0
     with pytest.raises(ValueError, match="same width"):
         ex.linear_probe(x, y, x[:, :3], y)
-    with pytest.raises(ValueError, match="must match"):
+    with pytest.raises(ValueError, match="one label per row"):
         ex.linear_probe(x, y[:10], x, y)
     with pytest.raises(ValueError, match="Cs"):
         ex.linear_probe(x, y, x, y, Cs=(0.0,))
-
-
-def test_tfidf_scorer_learns_from_words_only_in_the_labelled_texts():
-    pos = ["a great film", "great acting and a great story", "simply great"]
-    neg = ["an awful film", "awful acting", "simply awful and dull"]
-    texts = pos + neg
-    y = np.array([1, 1, 1, 0, 0, 0])
-    score = ex.tfidf_scorer(texts, y, ["great fun", "awful mess"], np.array([1, 0]))
-    assert score(np.arange(6)) == 1.0
-    with pytest.raises(ValueError, match="lists of strings"):
-        ex.tfidf_scorer("a great film", y, texts, y)
-
-
-def test_small_cnn_size_and_cnn_scorer_runs():
-    assert ex.small_cnn().count_params() == 34_826
-    assert ex.small_cnn(augment=False).count_params() == 34_826
-    assert ex.small_cnn(n_classes=2).count_params() == 34_826 - 8 * 1600 - 8
-    with pytest.raises(ValueError, match="input_shape"):
-        ex.small_cnn((28, 28))
-    with pytest.raises(ValueError, match="n_classes"):
-        ex.small_cnn(n_classes=1)
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 255, size=(40, 28, 28), dtype=np.uint8)
-    y = np.arange(40) % 10
-    score = ex.cnn_scorer(x, y, x[:20], y[:20], steps=3, batch_size=8)
-    acc = score(np.arange(20))
-    assert 0.0 <= acc <= 1.0
-    with pytest.raises(ValueError, match="same size"):
-        ex.cnn_scorer(x, y, x[:, :20], y)
-    with pytest.raises(ValueError, match="steps"):
-        ex.cnn_scorer(x, y, x, y, steps=0)
 
 
 def test_head_parameters():
@@ -175,12 +144,52 @@ def test_curve_figure():
         ex.curve_figure(t, ex.Curve("x", [10], [[0.5]]))
 
 
-def test_linear_head():
-    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.1]])
-    y = np.array([1, 0, 1, 0])
-    head = ex.linear_head(x, y, C=10.0)
-    assert head.score(x, y) == 1.0 and head.coef_.size + head.intercept_.size == 3
-    with pytest.raises(ValueError, match="2-D"):
-        ex.linear_head(x[:, 0], y)
-    with pytest.raises(ValueError, match="C must be a positive number"):
-        ex.linear_head(x, y, C=-1.0)
+def test_linear_probe_chooses_C_on_validation_folds_of_the_draw_never_on_the_test_set():
+    rng = np.random.default_rng(1)
+    y = np.array([0, 1] * 60)
+    x = rng.normal(size=(120, 8)) + 0.6 * y[:, None]
+    Cs = (0.001, 0.1, 10.0)
+    right = ex.linear_probe(x[:80], y[:80], x[80:], y[80:], Cs=Cs)
+    flipped = ex.linear_probe(x[:80], y[:80], x[80:], 1 - y[80:], Cs=Cs)  # test labels reversed
+    draws = [ex.draw_labelled(y[:80], 24, seed) for seed in range(4)]
+    scores = [right(idx) for idx in draws]
+    assert [flipped(idx) for idx in draws] == pytest.approx([1 - s for s in scores])
+    assert right.chosen == flipped.chosen  # the test labels play no part in the choice
+    assert set(right.chosen) <= set(Cs)
+    outside = x[:80].copy()
+    outside[np.setdiff1d(np.arange(80), draws[0])] = 1e6  # rows outside the draw: never read
+    assert ex.linear_probe(outside, y[:80], x[80:], y[80:], Cs=Cs)(draws[0]) == scores[0]
+
+
+def test_choose_on_validation_uses_folds_of_the_given_rows():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(2)
+    y = np.array([0, 1, 2] * 10)
+    x = rng.normal(size=(30, 4)) + y[:, None]
+    search = ex.choose_on_validation(LogisticRegression(max_iter=500), {"C": [0.01, 1.0]}, x, y)
+    assert search.best_params_["C"] in (0.01, 1.0) and search.n_splits_ == 3
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    few = ex.choose_on_validation(LogisticRegression(), {"C": [1.0]}, x[:6], y[:6])
+    assert few.n_splits_ == 2  # two examples per class: two folds
+    with pytest.raises(ValueError, match="at least 2 per class"):
+        ex.choose_on_validation(LogisticRegression(), {"C": [1.0]}, x[:4], y[:4])
+
+
+def test_lessons_01_and_02_agree_about_the_four_cases():
+    """Lesson 01 draws the cases on a base of six blocks; lesson 02 turns them into freezing
+    depths of MobileNetV2's 19 units, a learning rate and a cut. Same keys, same advice."""
+    assert set(ex.CASES) == set(freezing.FOUR_CASES)
+    units = 19  # stem, 17 inverted-residual blocks, top
+    for key, case in ex.CASES.items():
+        plan = freezing.FOUR_CASES[key]
+        trains = "fine-tuned" in case.blocks
+        assert trains == (plan.frozen_blocks < units), key
+        assert (case.blocks == ("fine-tuned",) * 6) == (plan.frozen_blocks == 0), key
+        assert ("dropped" in case.blocks) == (plan.cut is not None), key
+        if plan.cut is not None:  # the head reads block N's output: stem, block_0 ... block_N kept
+            kept = int(plan.cut.split("_")[1]) + 2
+            assert abs(case.blocks.count("frozen") - 6 * kept / units) <= 1, (key, kept)
+        if trains:
+            assert "smaller" in case.recipe or "fine-tune" in case.recipe
+    assert ex.case("large", "similar").blocks == ("fine-tuned",) * 6

@@ -1,32 +1,25 @@
-"""Label-budget experiments: does a frozen pretrained model beat training from scratch?
+"""Label-budget experiments: infrastructure for lesson 01's question, does a frozen pretrained
+model beat training from scratch?
 
-Introduced in lesson 01 (``01_transfer_learning_concepts``), which runs two of them:
+Lesson 01 (``01_transfer_learning_concepts``) writes the experiment itself in the open: the
+scorers (a logistic-regression probe on frozen features, TF-IDF, a small CNN), the choice of
+their settings on validation folds of the labelled rows, and the budget loop. The cells a later
+lesson reuses (:func:`choose_on_validation`, :func:`linear_probe`, :func:`budget_curve`; lesson
+07 calls them) are saved at the end of this module from lesson 01 by ``tools/save_cells.py``.
 
-* text: frozen MiniLM sentence embeddings + logistic regression against TF-IDF + logistic
-  regression, on Rotten Tomatoes snippets;
-* digits: frozen ImageNet MobileNetV2 features + logistic regression against a small CNN
-  trained from scratch, on MNIST.
-
-The expensive part of transfer with a frozen base is running the base; it is done once, for
-a pool of examples, by the lesson. Everything here then works on row indices into that pool:
-:func:`budget_curve` draws labelled subsets of several sizes (several random draws per size),
-asks a *scorer* to fit on each draw and score on the test set, and returns a :class:`Curve`.
-A scorer is any function ``indices -> test accuracy``; :func:`linear_probe`,
-:func:`tfidf_scorer` and :func:`cnn_scorer` make the three the lesson needs.
-
-The module also holds the four freeze-or-train cases (:data:`CASES`, :func:`case`,
-:func:`four_cases_figure`) and small counting helpers for the exercises.
+Written here: drawing labelled rows (:func:`draw_labelled`, :func:`draw_per_class`), the
+:class:`Curve` a budget loop returns, its :func:`table` and :func:`curve_figure`, the four
+freeze-or-train cases (:data:`CASES`, :func:`case`, :func:`four_cases_figure`) and the parameter
+count of a linear head (:func:`head_parameters`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
-#: regularisation strengths tried by the logistic-regression scorers (see ``linear_probe``)
-DEFAULT_CS = (1.0, 10.0)
 
 
 # --------------------------------------------------------------------------- curves
@@ -47,6 +40,14 @@ class Curve:
     notes: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if isinstance(self.budgets, (int, np.integer)) or not self.budgets or any(
+                isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b <= 0
+                for b in self.budgets):
+            raise ValueError(f"{self.name!r}: budgets must be a non-empty list of positive "
+                             f"integers, e.g. [32, 128]; got {self.budgets!r}")
+        if sorted(set(self.budgets)) != list(self.budgets):
+            raise ValueError(f"{self.name!r}: budgets must be increasing and distinct, got "
+                             f"{list(self.budgets)}")
         if any(np.ndim(s) != 1 for s in self.scores):
             raise ValueError(f"{self.name!r}: scores must hold one 1-D list of accuracies per "
                              "budget")
@@ -74,20 +75,6 @@ class Curve:
     def percent(self) -> list:
         """Mean accuracy per budget in percent, rounded to 0.1."""
         return [round(100 * m, 1) for m in self.mean]
-
-
-def _check_budgets(budgets) -> list:
-    if isinstance(budgets, (int, np.integer)) or not isinstance(budgets, Sequence) or not budgets:
-        raise ValueError(f"budgets must be a non-empty list of positive integers, e.g. [32, 128]; "
-                         f"got {budgets!r}")
-    out = []
-    for b in budgets:
-        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b <= 0:
-            raise ValueError(f"every budget must be a positive integer, got {b!r}")
-        out.append(int(b))
-    if sorted(set(out)) != out:
-        raise ValueError(f"budgets must be increasing and distinct, got {out}")
-    return out
 
 
 def _check_labels(y) -> np.ndarray:
@@ -136,42 +123,6 @@ def draw_per_class(y, k: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(out))
 
 
-def budget_curve(name: str, scorer: Callable, y_pool, budgets, draws=3, seed: int = 0,
-                 per_class: bool = False, progress: bool = True) -> Curve:
-    """Score ``scorer`` at every budget, averaging several random labelled draws.
-
-    ``scorer(indices)`` fits on those rows of the pool and returns a test accuracy.
-    ``draws`` is an int (the same at every budget) or a dict ``{budget: draws}``; a budget
-    equal to the whole pool is drawn once (every draw would be the same). Draw ``j`` at a
-    budget uses seed ``seed + j``, so two methods called with the same ``seed`` see exactly
-    the same labelled examples.
-    """
-    import time
-
-    if not callable(scorer):
-        raise ValueError("scorer must be a function indices -> accuracy (see linear_probe)")
-    y_pool = _check_labels(y_pool)
-    budgets = _check_budgets(budgets)
-    t0 = time.perf_counter()
-    scores = []
-    for b in budgets:
-        n_draws = draws.get(b, 1) if isinstance(draws, Mapping) else draws
-        if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-            raise ValueError(f"draws must be a positive integer or a dict of them, got {draws!r}")
-        whole = (not per_class) and b == len(y_pool)
-        row = []
-        for j in range(1 if whole else int(n_draws)):
-            idx = (draw_per_class(y_pool, b, seed + j) if per_class
-                   else draw_labelled(y_pool, b, seed + j))
-            row.append(float(scorer(idx)))
-        scores.append(row)
-        if progress:
-            unit = "per class" if per_class else "labels"
-            print(f"  {name}: {b} {unit} -> {100 * np.mean(row):.1f}% "
-                  f"(mean of {len(row)} draw{'s' if len(row) > 1 else ''})", flush=True)
-    return Curve(name, budgets, scores, per_class, time.perf_counter() - t0)
-
-
 def advantage(transfer: Curve, scratch: Curve) -> list:
     """Transfer minus scratch, mean accuracy in percentage points per budget (0.1 rounded)."""
     _check_curves(transfer, scratch)
@@ -179,16 +130,6 @@ def advantage(transfer: Curve, scratch: Curve) -> list:
         raise ValueError(f"the curves have different budgets ({transfer.budgets} vs "
                          f"{scratch.budgets}): run both with the same budgets")
     return [round(100 * float(a - b), 1) for a, b in zip(transfer.mean, scratch.mean, strict=True)]
-
-
-def crossover(transfer: Curve, scratch: Curve):
-    """The first budget at which ``scratch`` is at least as accurate as ``transfer`` on
-    average, or None when transfer leads at every budget."""
-    _check_curves(transfer, scratch)
-    for b, gap in zip(transfer.budgets, advantage(transfer, scratch), strict=True):
-        if gap <= 0:
-            return b
-    return None
 
 
 def _check_curves(*curves) -> None:
@@ -244,175 +185,6 @@ def curve_figure(*curves: Curve, title: str | None = None, chance: float | None 
     return fig
 
 
-# --------------------------------------------------------------------------- scorers
-def _blas_one_thread():
-    """scikit-learn's linear algebra on one thread: on small problems it is as fast, and on a
-    busy or shared machine several BLAS threads can spin and run 10-20x slower."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _check_xy(x, y, what):
-    if len(x) != len(y) or len(y) == 0:
-        raise ValueError(f"{what}: {len(x)} rows for {len(y)} labels; they must match and be "
-                         f"non-empty")
-
-
-def _check_cs(Cs) -> tuple:
-    if isinstance(Cs, (int, float)):
-        Cs = (Cs,)
-    Cs = tuple(Cs)
-    if not Cs or any(isinstance(c, bool) or not isinstance(c, (int, float)) or c <= 0 for c in Cs):
-        raise ValueError(f"Cs must be positive numbers, e.g. (1.0, 10.0); got {Cs!r}")
-    return tuple(float(c) for c in Cs)
-
-
-def linear_head(x, y, C: float = 1.0):
-    """A fitted scikit-learn ``LogisticRegression`` on feature vectors ``x`` (rows) with labels
-    ``y``: the head of feature extraction, trained in a fraction of a second."""
-    from sklearn.linear_model import LogisticRegression
-
-    x, y = np.asarray(x), _check_labels(y)
-    _check_xy(x, y, "features")
-    if x.ndim != 2:
-        raise ValueError(f"features must be 2-D (rows, features), got shape {x.shape}")
-    if isinstance(C, bool) or not isinstance(C, (int, float)) or C <= 0:
-        raise ValueError(f"C must be a positive number (inverse regularisation), got {C!r}")
-    with _blas_one_thread():
-        return LogisticRegression(C=C, max_iter=2000).fit(x, y)
-
-
-def linear_probe(x_pool, y_pool, x_test, y_test, Cs=DEFAULT_CS) -> Callable:
-    """A scorer: logistic regression on fixed feature vectors (a frozen model's output).
-
-    Rows of ``x_pool`` are the pool's features. For each draw one model per ``C`` in ``Cs``
-    is fitted and the best test accuracy is kept. Picking a setting on the test set flatters
-    a method; the lesson gives every method the same favour, so none loses to a bad setting.
-    """
-    x_pool, x_test = np.asarray(x_pool), np.asarray(x_test)
-    y_pool, y_test = _check_labels(y_pool), _check_labels(y_test)
-    _check_xy(x_pool, y_pool, "pool")
-    _check_xy(x_test, y_test, "test")
-    if x_pool.ndim != 2 or x_test.ndim != 2 or x_pool.shape[1] != x_test.shape[1]:
-        raise ValueError(f"features must be 2-D with the same width (pool {x_pool.shape}, test "
-                         f"{x_test.shape}): flatten or pool them first")
-    Cs = _check_cs(Cs)
-
-    def score(idx):
-        best = 0.0
-        for C in Cs:
-            model = linear_head(x_pool[idx], y_pool[idx], C)
-            with _blas_one_thread():
-                best = max(best, float(model.score(x_test, y_test)))
-        return best
-
-    return score
-
-
-def tfidf_scorer(texts_pool, y_pool, texts_test, y_test, Cs=DEFAULT_CS) -> Callable:
-    """A scorer trained from scratch on text: TF-IDF of words and word pairs, fitted on the
-    labelled snippets only (it knows no other text), then logistic regression; best of
-    ``Cs`` as in :func:`linear_probe`."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    if isinstance(texts_pool, str) or isinstance(texts_test, str):
-        raise ValueError("texts must be lists of strings, not one string")
-    texts_pool, texts_test = list(texts_pool), list(texts_test)
-    if not all(isinstance(t, str) for t in texts_pool + texts_test):
-        raise ValueError("texts must be lists of strings (the snippets themselves)")
-    y_pool, y_test = _check_labels(y_pool), _check_labels(y_test)
-    _check_xy(texts_pool, y_pool, "pool")
-    _check_xy(texts_test, y_test, "test")
-    Cs = _check_cs(Cs)
-
-    def score(idx):
-        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        x = vec.fit_transform([texts_pool[i] for i in idx])
-        xt = vec.transform(texts_test)
-        best = 0.0
-        with _blas_one_thread():
-            for C in Cs:
-                model = LogisticRegression(C=C, max_iter=2000).fit(x, y_pool[idx])
-                best = max(best, float(model.score(xt, y_test)))
-        return best
-
-    return score
-
-
-def small_cnn(input_shape=(28, 28, 1), n_classes: int = 10, augment: bool = True, seed: int = 0):
-    """A small CNN for 28x28 grayscale digits, trained from scratch in seconds.
-
-    Two 3x3 convolutions (32 and 64 filters) with max-pooling, dropout and a softmax layer:
-    34,826 parameters for 10 classes. With ``augment`` it shifts (up to 10%) and rotates (up
-    to 18 degrees) every training image at random, a standard way to stretch few labels.
-    """
-    import keras
-
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    layers = [keras.Input(input_shape), keras.layers.Rescaling(1 / 255)]
-    if augment:
-        layers += [keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-                   keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed)]
-    layers += [
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(n_classes, activation="softmax"),
-    ]
-    return keras.Sequential(layers, name="small_cnn")
-
-
-def cnn_scorer(x_pool, y_pool, x_test, y_test, steps: int = 400, batch_size: int = 32,
-               augment: bool = True, learning_rate: float = 1e-3, seed: int = 0) -> Callable:
-    """A scorer trained from scratch on images: a fresh :func:`small_cnn` per draw, trained
-    for ``steps`` Adam updates of ``batch_size`` images (the same amount of training at every
-    budget), then scored on the test images. Images are uint8 ``(n, h, w)`` or
-    ``(n, h, w, c)``."""
-    import keras
-
-    x_pool, x_test = np.asarray(x_pool), np.asarray(x_test)
-    y_pool, y_test = _check_labels(y_pool), _check_labels(y_test)
-    _check_xy(x_pool, y_pool, "pool")
-    _check_xy(x_test, y_test, "test")
-    if x_pool.ndim == 3:
-        x_pool, x_test = x_pool[..., None], x_test[..., None]
-    if x_pool.ndim != 4 or x_pool.shape[1:] != x_test.shape[1:]:
-        raise ValueError(f"images must be (n, h, w) or (n, h, w, c) with the same size "
-                         f"(pool {x_pool.shape}, test {x_test.shape})")
-    for name, v in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    n_classes = int(max(y_pool.max(), y_test.max())) + 1
-    draw = [0]
-
-    def score(idx):
-        idx = np.asarray(idx)
-        keras.utils.set_random_seed(seed + draw[0])
-        rng = np.random.default_rng(seed + draw[0])
-        draw[0] += 1
-        model = small_cnn(x_pool.shape[1:], n_classes, augment=augment, seed=seed)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        # One long epoch of `steps` batches, the labelled images reshuffled on every pass:
-        # the same updates as many short epochs, without Keras' per-epoch overhead (which
-        # dominates when a budget holds only a few batches).
-        n = steps * batch_size
-        order = np.concatenate([rng.permutation(idx) for _ in range(-(-n // len(idx)))])[:n]
-        model.fit(x_pool[order], y_pool[order], epochs=1, batch_size=batch_size,
-                  shuffle=False, verbose=0)
-        return float(model.evaluate(x_test, y_test, batch_size=256, verbose=0)[1])
-
-    return score
-
-
 # --------------------------------------------------------------------------- counting
 def head_parameters(n_features: int, n_classes: int) -> int:
     """Parameters of a linear (logistic-regression / Dense softmax) head on ``n_features``.
@@ -461,22 +233,22 @@ CASES = {c.key: c for c in [
          "unfreezing the base with few labels overfits",
          ("frozen",) * 6),
     Case("large-similar", "large", "similar",
-         "new head first, then fine-tune the base (all or its upper blocks) with a small "
-         "learning rate",
+         "new head first (base frozen), then fine-tune the whole base with a learning rate "
+         "about 10 times smaller",
          "enough labels to adjust the features without overfitting; similar data means the "
          "start is already close",
          "a large learning rate wipes out what pretraining learned",
-         ("frozen", "frozen", "fine-tuned", "fine-tuned", "fine-tuned", "fine-tuned")),
+         ("fine-tuned",) * 6),
     Case("small-different", "small", "different",
          "keep only the early, generic blocks (frozen), drop the specialised upper ones, "
          "train a new head on the earlier features - or train a small model from scratch",
          "edges and strokes still transfer; the upper blocks describe the wrong world, and "
          "there are too few labels to re-learn them",
          "the hardest case: transfer may not pay at all (negative transfer)",
-         ("frozen", "frozen", "dropped", "dropped", "dropped", "dropped")),
+         ("frozen",) * 4 + ("dropped",) * 2),
     Case("large-different", "large", "different",
-         "use the pretrained weights only as a starting point and fine-tune everything (or "
-         "train from scratch; compare both)",
+         "use the pretrained weights only as a starting point: new head first, then "
+         "fine-tune everything (or train from scratch; compare both)",
          "enough labels to learn features of your own; pretrained weights can still speed up "
          "the start",
          "the pretrained start may help little: measure it against scratch",
@@ -552,3 +324,83 @@ def four_cases_figure(marks: Mapping | None = None):
                  "the bottom)", fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     return fig
+
+
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
+
+
+# Defined in notebooks/01_transfer_learning_concepts.ipynb, section "The experiment, written out"
+def choose_on_validation(model, grid, x, y, folds=3):
+    """Fit the scikit-learn ``model`` on the labelled rows ``x``, ``y`` with the setting of
+    ``grid`` (e.g. ``{"C": [1.0, 10.0]}``) that scores best on validation folds carved from
+    those rows (stratified cross-validation), refitted on all of them. The test set plays no
+    part. Returns the fitted search: ``.best_params_`` is the choice, ``.cv_results_`` holds
+    every validation score, ``.score(x_test, y_test)`` scores the chosen model."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from threadpoolctl import threadpool_limits
+
+    smallest = int(np.unique(np.asarray(y), return_counts=True)[1].min())
+    if smallest < 2:
+        raise ValueError(f"a class has only {smallest} labelled example: validation folds need "
+                         "at least 2 per class (draw more labels)")
+    folds = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=0)
+    # small fits run as fast on one thread, and several BLAS threads crawl on a busy CPU
+    with threadpool_limits(limits=1, user_api="blas"):
+        return GridSearchCV(model, grid, cv=folds).fit(x, y)
+
+
+# Defined in notebooks/01_transfer_learning_concepts.ipynb, section "The experiment, written out"
+def linear_probe(x_pool, y_pool, x_test, y_test, Cs=(1.0, 10.0)):
+    """A scorer for frozen features: ``score(idx)`` trains a logistic-regression head on the
+    pool rows ``idx``, its C chosen among ``Cs`` on validation folds of those rows, and returns
+    its accuracy on the test rows. ``score.chosen`` lists the C that each call chose."""
+    from sklearn.linear_model import LogisticRegression
+
+    x_pool, y_pool, x_test, y_test = (np.asarray(a) for a in (x_pool, y_pool, x_test, y_test))
+    if x_pool.ndim != 2 or x_test.ndim != 2 or x_pool.shape[1] != x_test.shape[1]:
+        raise ValueError(f"features must be 2-D with the same width (pool {x_pool.shape}, "
+                         f"test {x_test.shape}): flatten or pool them first")
+    if len(x_pool) != len(y_pool) or len(x_test) != len(y_test) or len(y_test) == 0:
+        raise ValueError(f"one label per row and a test set: pool {len(x_pool)} rows for "
+                         f"{len(y_pool)} labels, test {len(x_test)} rows for {len(y_test)}")
+    Cs = [float(c) for c in np.atleast_1d(Cs)]
+    if not Cs or min(Cs) <= 0:
+        raise ValueError(f"Cs must be positive numbers, e.g. (1.0, 10.0); got {Cs!r}")
+
+    def score(idx):
+        head = choose_on_validation(LogisticRegression(max_iter=2000), {"C": Cs},
+                                    x_pool[idx], y_pool[idx])
+        score.chosen.append(head.best_params_["C"])
+        return float(head.score(x_test, y_test))  # the test rows, once
+
+    score.chosen = []
+    return score
+
+
+# Defined in notebooks/01_transfer_learning_concepts.ipynb, section "The experiment, written out"
+def budget_curve(name, scorer, y_pool, budgets, draws=3, seed=0, per_class=False, progress=True):
+    """Score ``scorer`` at every label budget over several random draws of the labelled rows.
+
+    ``draws``: an int, or a dict ``{budget: draws}`` (1 for a budget it does not name); a
+    budget equal to the whole pool is drawn once. ``per_class``: a budget counts examples of
+    every class (``draw_per_class``) instead of examples in all (``draw_labelled``)."""
+    if not callable(scorer):
+        raise ValueError("scorer must be a function idx -> test accuracy (see linear_probe)")
+    if not isinstance(budgets, (list, tuple)) or not budgets or not all(
+            isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in budgets) or             sorted(set(budgets)) != list(budgets):
+        raise ValueError(f"budgets must be increasing positive integers, e.g. [32, 128]; got "
+                         f"{budgets!r}")
+    y_pool, start, scores = np.asarray(y_pool), time.perf_counter(), []
+    draw = draw_per_class if per_class else draw_labelled
+    for budget in budgets:
+        n_draws = draws.get(budget, 1) if isinstance(draws, dict) else draws
+        if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
+            raise ValueError(f"draws must be a positive integer or a dict of them, got {draws!r}")
+        if not per_class and budget == len(y_pool):
+            n_draws = 1  # every draw of the whole pool is the same
+        row = [float(scorer(draw(y_pool, budget, seed + j))) for j in range(n_draws)]
+        scores.append(row)
+        if progress:
+            print(f"  {name}: {budget} {'per class' if per_class else 'labels'} -> "
+                  f"{100 * np.mean(row):.1f}% (mean of {n_draws} draws)", flush=True)
+    return Curve(name, list(budgets), scores, per_class, time.perf_counter() - start)

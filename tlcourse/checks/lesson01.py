@@ -1,0 +1,235 @@
+"""Self-checks of lesson 01's exercises (transfer-learning concepts).
+
+Each function takes what the learner's cell produced, runs it where it is code, and returns
+:func:`tlcourse.exercises.check`'s verdict (True or False, with a message);
+``check(N, answer, ...)`` calls Exercise N's. The solutions notebook calls the same functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exercises import check as _check
+
+#: Exercise 6: the kinds of transfer of the three scenarios, in order
+KINDS = ("domain adaptation", "self-supervised", "sequential")
+#: Exercise 5: the grid of regularisation strengths and the validation folds the lesson gives
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+FOLDS = 5
+
+
+def exercise_1(answer) -> bool:
+    """Exercise 1: the case of 400 chest X-rays for an ImageNet network."""
+    from ..experiments import case
+
+    return _check("Exercise 1", answer, expected=case("small", "different").key,
+                  hint="400 is few for a deep network; are X-rays like ImageNet photos?")
+
+
+def exercise_2(answer) -> bool:
+    """Exercise 2: trainable parameters of a 10-class linear head on 1,280 features."""
+    from ..experiments import head_parameters
+
+    def validate(value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            return f"answer with a whole number of parameters, got {value!r}"
+        return int(value) == head_parameters(1280, 10)
+
+    return _check("Exercise 2", answer, validate=validate,
+                  hint="features x classes, plus one bias per class")
+
+
+# --------------------------------------------------------------------------- Exercise 3
+def _centroid_data(seed: int):
+    """Features of 3 classes in 6 dimensions; the pool rows that the draws leave out are
+    shifted, so a scorer that reads rows outside ``idx`` gets another accuracy."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1.0, size=(3, 6))
+    y_pool = np.repeat(np.arange(3), 30)
+    x_pool = centres[y_pool] + rng.normal(0, 1.2, size=(90, 6))
+    y_test = rng.integers(0, 3, size=120)
+    x_test = centres[y_test] + rng.normal(0, 1.2, size=(120, 6))
+    draws = [np.sort(np.concatenate([rng.choice(np.flatnonzero(y_pool == c), k, replace=False)
+                                     for c in range(3)])) for k in (2, 5, 12)]
+    outside = np.setdiff1d(np.arange(90), np.concatenate(draws))
+    x_pool[outside] += rng.normal(0, 3.0, size=(1, 6))  # rows no draw uses: off-centre
+    return x_pool, y_pool, x_test, y_test, draws
+
+
+def _centroid_accuracy(x_pool, y_pool, x_test, y_test, idx) -> float:
+    classes = np.unique(y_pool[idx])
+    centroids = np.stack([x_pool[idx][y_pool[idx] == c].mean(0) for c in classes])
+    distances = ((x_test[:, None, :] - centroids[None]) ** 2).sum(-1)
+    return float(np.mean(classes[distances.argmin(1)] == y_test))
+
+
+def exercise_3(centroid_scorer) -> bool:
+    """Exercise 3: ``centroid_scorer(x_pool, y_pool, x_test, y_test)`` -> ``score(idx)``, run
+    on two data sets of the check's own and three draws each, compared with the rule."""
+    def validate(fn):
+        if not callable(fn):
+            return f"give the function itself (centroid_scorer, no parentheses), got {type(fn).__name__}"
+        for seed in (3, 4):
+            x_pool, y_pool, x_test, y_test, draws = _centroid_data(seed)
+            score = fn(x_pool.copy(), y_pool.copy(), x_test.copy(), y_test.copy())
+            if not callable(score):
+                return f"centroid_scorer(...) must return the function score(idx), got {score!r}"
+            for idx in draws:
+                got = score(idx)
+                if got is None or got is Ellipsis:
+                    return "score(idx) returns nothing yet: compute and return the test accuracy"
+                want = _centroid_accuracy(x_pool, y_pool, x_test, y_test, idx)
+                if not isinstance(got, (int, float, np.floating)) or not abs(float(got) - want) < 1e-9:
+                    return (f"with {len(idx)} drawn rows, score(idx) gave {got!r}; nearest centroid "
+                            f"of the drawn rows gives {want:.4f} (use only the rows idx, and "
+                            "return a fraction, not percent)")
+        return True
+
+    return _check("Exercise 3", centroid_scorer, validate=validate,
+                  hint="classes = np.unique(y_pool[idx]); one mean per class over x_pool[idx]; "
+                       "squared distances of every test row to every centroid, argmin")
+
+
+# --------------------------------------------------------------------------- Exercise 4
+_POSITIVE = ("master", "brilliant", "delight", "charm", "wonder", "gorgeous")
+_NEGATIVE = ("tedious", "clums", "bor", "mess", "dread", "lifeless")
+_FILLER = ("the", "film", "plot", "cast", "story", "it", "is", "was", "this", "a")
+_TRAIN_END = ("", "s", "ful")
+_TEST_END = ("fully", "ingly", "ness")
+
+
+def _char_data(seed: int = 0):
+    """Snippets whose sentiment words appear in the test snippets only with other endings:
+    word counts learn nothing that carries over, character pieces do."""
+    rng = np.random.default_rng(seed)
+
+    def snippets(n, endings):
+        texts, labels = [], []
+        for i in range(n):
+            label = i % 2
+            stems = _POSITIVE if label else _NEGATIVE
+            words = [str(rng.choice(stems)) + str(rng.choice(endings)) for _ in range(2)]
+            words += [str(w) for w in rng.choice(_FILLER, 4)]
+            rng.shuffle(words)
+            texts.append(" ".join(words))
+            labels.append(label)
+        return texts, np.array(labels)
+
+    return (*snippets(60, _TRAIN_END), *snippets(80, _TEST_END))
+
+
+def _char_reference(texts_pool, y_pool, texts_test, y_test, Cs=(1.0, 10.0)):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from ..experiments import choose_on_validation
+
+    texts_pool, y_pool = np.asarray(texts_pool, dtype=object), np.asarray(y_pool)
+
+    def score(idx):
+        model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                                              sublinear_tf=True),
+                              LogisticRegression(max_iter=2000))
+        fitted = choose_on_validation(model, {"logisticregression__C": list(Cs)},
+                                      list(texts_pool[idx]), y_pool[idx])
+        return float(fitted.score(texts_test, y_test))
+
+    return score
+
+
+def exercise_4(char_scorer) -> bool:
+    """Exercise 4: ``char_scorer(texts_pool, y_pool, texts_test, y_test)`` -> ``score(idx)``
+    (TF-IDF of character 2- to 5-grams, C chosen on validation), run on snippets of the
+    check's own and compared with the rule on three draws."""
+    def validate(fn):
+        if not callable(fn):
+            return f"give the function itself (char_scorer, no parentheses), got {type(fn).__name__}"
+        texts_pool, y_pool, texts_test, y_test = _char_data()
+        score = fn(list(texts_pool), y_pool.copy(), list(texts_test), y_test.copy())
+        if not callable(score):
+            return f"char_scorer(...) must return the function score(idx), got {score!r}"
+        reference = _char_reference(texts_pool, y_pool, texts_test, y_test)
+        rng = np.random.default_rng(5)
+        for n in (12, 24, 60):
+            idx = np.sort(np.concatenate([rng.choice(np.flatnonzero(y_pool == c), n // 2,
+                                                     replace=False) for c in (0, 1)]))
+            got, want = score(idx), reference(idx)
+            if got is None or got is Ellipsis:
+                return "score(idx) returns nothing yet"
+            if not isinstance(got, (int, float, np.floating)) or not abs(float(got) - want) < 1e-9:
+                return (f"with {n} drawn snippets, score(idx) gave {got!r}, character n-grams "
+                        f"give {want:.4f}: change only the vectoriser of tfidf_scorer")
+        print(f"    on the check's snippets, where test words never occur in training: "
+              f"{want:.1%} with {n} labels")
+        return True
+
+    return _check("Exercise 4", char_scorer, validate=validate,
+                  hint='TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True) '
+                       "in place of the word vectoriser; everything else as in tfidf_scorer")
+
+
+# --------------------------------------------------------------------------- Exercise 5
+def validation_table(x_pool, y_pool, idx) -> dict:
+    """Exercise 5's reference: C -> mean accuracy of 5-fold stratified cross-validation
+    (shuffled, ``random_state=0``) on the drawn rows ``idx``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from threadpoolctl import threadpool_limits
+
+    x, y = np.asarray(x_pool)[idx], np.asarray(y_pool)[idx]
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return {C: float(cross_val_score(LogisticRegression(C=C, max_iter=2000), x, y,
+                                         cv=folds).mean()) for C in C_GRID}
+
+
+def exercise_5(answer, x_pool, y_pool, x_test, y_test, idx) -> bool:
+    """Exercise 5: ``answer = (C, its mean validation accuracy)`` for the rows ``idx``.
+    Accepted when C is in the grid, the accuracy is its cross-validated mean and no C of the
+    grid does better on validation. Only then is a head with that C fitted on ``idx`` and
+    scored on the test rows: the test set is touched once, for the chosen C."""
+    def validate(pair):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            return "answer with a pair: (C, mean validation accuracy)"
+        C, accuracy = pair
+        if isinstance(C, bool) or not isinstance(C, (int, float, np.number)):
+            return f"C is a number of C_GRID, got {C!r}"
+        if float(C) not in C_GRID:
+            return f"C={C!r} is not in C_GRID {list(C_GRID)}"
+        table = validation_table(x_pool, y_pool, idx)
+        mean = table[float(C)]
+        if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float, np.number)) or \
+                abs(float(accuracy) - mean) > 5e-4:
+            return (f"the mean validation accuracy of C={C:g} is not {accuracy!r}: compute it "
+                    "with cross_val_score on the drawn snippets (a fraction)")
+        if mean < max(table.values()) - 1e-9:
+            return f"another C of the grid scores higher than C={C:g} on validation"
+        from sklearn.linear_model import LogisticRegression
+
+        head = LogisticRegression(C=float(C), max_iter=2000).fit(np.asarray(x_pool)[idx],
+                                                                 np.asarray(y_pool)[idx])
+        test = float(head.score(x_test, y_test))
+        print(f"    your choice: C={C:g}, validation {mean:.3f}; test accuracy, touched once: "
+              f"{test:.3f}")
+        return True
+
+    return _check("Exercise 5", answer, validate=validate,
+                  hint="for C in C_GRID: cross_val_score(LogisticRegression(C=C, max_iter=2000), "
+                       "pool_emb[draw_128], pool_y[draw_128], cv=folds).mean(); keep the best")
+
+
+def exercise_6(answer) -> bool:
+    """Exercise 6: the kinds of transfer of the three scenarios."""
+    return _check("Exercise 6", answer, expected=list(KINDS),
+                  hint="no target labels; labels made from the data itself; several stages")
+
+
+def check(number: int, answer, *context) -> bool:
+    """``check(N, answer, ...)``: the self-check of lesson 01's Exercise N (1-6), with the
+    lesson's data it needs after the answer (see ``exercise_N``)."""
+    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4, 5: exercise_5,
+             6: exercise_6}
+    if isinstance(number, bool) or number not in found:
+        raise ValueError(f"lesson 01 has Exercises 1 to 6, got {number!r}")
+    return found[number](answer, *context)
