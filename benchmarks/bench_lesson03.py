@@ -158,8 +158,11 @@ def main(argv=None) -> int:
              f"the start and {load_end:.1f} at the end on {os.cpu_count()} cores (above "
              f"{os.cpu_count()}, other programs competed for the CPU: wall times are inflated, "
              "and the kernel's CPU time is the better estimate of the time on an idle machine). "
-             "Command: `python benchmarks/bench_lesson03.py "
-             + " ".join(argv if argv is not None else sys.argv[1:]) + "`.", "",
+             + ("Runs: `python benchmarks/bench_lesson03.py --modes full quick --reruns 3`; this "
+                "section rebuilt from the figures they printed with `--from-log`, after the "
+                "thresholds below were set from these runs (a fresh rerun is the next check)."
+                if args.from_log else "Command: `python benchmarks/bench_lesson03.py "
+                + " ".join(argv if argv is not None else sys.argv[1:]) + "`."), "",
              "| notebook | mode | SEED | wall (s) | kernel CPU (s) | kernel peak RSS (MB) "
              "| load (start, end) | status |", "|---|---|---:|---:|---:|---:|---|---|"]
     for r in table:
