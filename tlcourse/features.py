@@ -131,7 +131,7 @@ class FeatureCache:
     ``allow_pickle=False``).
 
     ``cache.get(name, model, images, prepare=net.preprocess)`` computes the first time and
-    serves from memory (or disk, in a new session) afterwards. ``cache.log`` records where
+    serves from memory (or disk, when the notebook runs again) afterwards. ``cache.log`` records where
     each request was served from and how long it took.
     """
 
