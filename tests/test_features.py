@@ -1,5 +1,6 @@
-"""Tests of tlcourse.features (lesson 03): extraction, the cache, the training loop, cutting
-and unfreezing networks. Small random-weight models keep them fast and offline."""
+"""Tests of tlcourse.features (lesson 03): extraction, the cache, clean cuts, and the saved copy
+of the lesson's training loop (``custom_fit``, two optimizers included). Small random-weight
+models keep them fast and offline."""
 
 from __future__ import annotations
 
@@ -161,10 +162,10 @@ def test_custom_fit_matches_model_fit_exactly():
     val = (x[250:], y[250:])
     fit = a.fit(batches(), validation_data=features.make_dataset(*val, 32), epochs=3,
                 shuffle=False, verbose=0).history
-    mine = features.custom_fit(b, batches(), val, optimizer=keras.optimizers.Adam(1e-2),
-                               epochs=3, batch_size=32, verbose=False)
-    assert set(mine) == set(features.HISTORY_KEYS)
-    for key in features.HISTORY_KEYS:
+    mine = features.custom_fit(b, batches(), features.make_dataset(*val, 32),
+                               optimizer=keras.optimizers.Adam(1e-2), epochs=3, verbose=False)
+    assert set(mine) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key in mine:
         np.testing.assert_allclose(mine[key], fit[key], atol=1e-5)
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, atol=1e-6)
@@ -175,7 +176,8 @@ def test_custom_fit_learns_and_leaves_frozen_layers_alone(capsys):
     model = toy_head()
     model.layers[0].trainable = False
     frozen = [w.copy() for w in model.layers[0].get_weights()]
-    hist = features.custom_fit(model, (x, y), optimizer=keras.optimizers.Adam(1e-2), epochs=4)
+    hist = features.custom_fit(model, features.make_dataset(x, y, 32, shuffle_seed=0),
+                               optimizer=keras.optimizers.Adam(1e-2), epochs=4)
     assert set(hist) == {"loss", "accuracy"} and len(hist["loss"]) == 4
     assert hist["loss"][-1] < hist["loss"][0] - 0.1 and hist["accuracy"][-1] > hist["accuracy"][0]
     for w, w0 in zip(model.layers[0].get_weights(), frozen, strict=True):
@@ -197,23 +199,51 @@ def test_make_dataset_orders():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"optimizer": "adam"}, "created once"),
+    ({"optimizer": [("adam", [])]}, "created once"),
     ({"epochs": 0}, "positive"),
+    ({"epochs": 1.5}, "positive"),
 ])
 def test_custom_fit_rejects_bad_arguments(kwargs, match):
     x, y = toy_problem(50)
     args = {"optimizer": keras.optimizers.Adam(), "epochs": 1, **kwargs}
     with pytest.raises(ValueError, match=match):
-        features.custom_fit(toy_head(), (x, y), **args)
+        features.custom_fit(toy_head(), features.make_dataset(x, y), **args)
 
 
 def test_custom_fit_needs_trainable_variables():
     x, y = toy_problem(50)
     model = toy_head()
     model.trainable = False
-    with pytest.raises(ValueError, match="no trainable"):
-        features.custom_fit(model, (x, y), optimizer=keras.optimizers.Adam(), epochs=1)
-    with pytest.raises(ValueError, match="tf.data.Dataset or a tuple"):
-        features.custom_fit(toy_head(), x, optimizer=keras.optimizers.Adam(), epochs=1)
+    with pytest.raises(ValueError, match="nothing to train"):
+        features.custom_fit(model, features.make_dataset(x, y), optimizer=keras.optimizers.Adam(),
+                            epochs=1)
+    with pytest.raises(ValueError, match="batched tf.data.Dataset"):
+        features.custom_fit(toy_head(), (x, y), optimizer=keras.optimizers.Adam(), epochs=1)
+
+
+def test_custom_fit_gives_each_optimizer_its_own_variables():
+    """Two optimizers over two variable lists: a rate of 0 for the first layer leaves it alone,
+    and equal rates give exactly the run with one optimizer."""
+    x, y = toy_problem()
+    ds = features.make_dataset(x, y, 32, shuffle_seed=0, reshuffle=False)
+    a, b, c = toy_head(), toy_head(), toy_head()
+    b.set_weights(a.get_weights())
+    c.set_weights(a.get_weights())
+    one = features.custom_fit(a, ds, optimizer=keras.optimizers.Adam(1e-2), epochs=2, verbose=False)
+
+    def pairs(model, first_rate):
+        return [(keras.optimizers.Adam(first_rate), model.layers[0].trainable_variables),
+                (keras.optimizers.Adam(1e-2), model.layers[1].trainable_variables)]
+
+    two = features.custom_fit(b, ds, optimizer=pairs(b, 1e-2), epochs=2, verbose=False)
+    np.testing.assert_allclose(two["loss"], one["loss"], atol=1e-6)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, atol=1e-6)
+    start = [w.copy() for w in c.layers[0].get_weights()]
+    features.custom_fit(c, ds, optimizer=pairs(c, 0.0), epochs=2, verbose=False)
+    for w, w0 in zip(c.layers[0].get_weights(), start, strict=True):
+        np.testing.assert_array_equal(w, w0)
+    assert not np.allclose(c.layers[1].get_weights()[0], a.layers[1].get_weights()[0])
 
 
 # --------------------------------------------------------------------------- cutting networks
@@ -223,45 +253,6 @@ def test_clean_cuts_of_mobilenet(mobilenet):
         assert name in cuts
     for name in ("block_14_project_BN", "block_5_project_BN", "input_layer"):
         assert name not in cuts
-
-
-def test_split_at_shares_weights_and_recombines(mobilenet):
-    lower, upper = features.split_at(mobilenet, "block_5_add")
-    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
-    whole = np.asarray(mobilenet(x, training=False))
-    parts = np.asarray(upper(lower(x, training=False), training=False))
-    np.testing.assert_allclose(parts, whole, atol=1e-5)
-    assert features.shares_weights(mobilenet, upper) == 1.0
-    assert tuple(upper.input.shape[1:]) == (4, 4, 32)
-
-
-def test_split_at_refuses_inner_layers(mobilenet):
-    with pytest.raises(ValueError, match="residual"):
-        features.split_at(mobilenet, "block_14_project_BN")
-    with pytest.raises(ValueError, match="no layer named"):
-        features.split_at(mobilenet, "block_99_add")
-
-
-def test_unfreeze_from_keeps_batchnorm_frozen(mobilenet):
-    counts = features.unfreeze_from(mobilenet, "block_5_add")
-    names = [layer.name for layer in mobilenet.layers]
-    cut = names.index("block_5_add")
-    for i, layer in enumerate(mobilenet.layers):
-        if isinstance(layer, keras.layers.BatchNormalization) or i <= cut:
-            assert not layer.trainable, layer.name
-        elif layer.weights:
-            assert layer.trainable, layer.name
-    expected = sum(int(np.prod(w.shape)) for layer in mobilenet.layers[cut + 1:]
-                   if not isinstance(layer, keras.layers.BatchNormalization)
-                   for w in layer.weights)
-    assert counts["trainable"] == expected > 0
-    # frozen BatchNormalization runs in inference mode even when the model trains
-    x = np.random.default_rng(1).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(mobilenet(x, training=True)),
-                               np.asarray(mobilenet(x, training=False)), atol=1e-5)
-    with pytest.raises(ValueError, match="no layer named"):
-        features.unfreeze_from(mobilenet, "nope")
-    mobilenet.trainable = True
 
 
 def test_keras_overrides_inner_training_false():
@@ -313,46 +304,6 @@ def test_benchmark_pipeline_feeds_the_same_input_as_preprocess():
     assert list(got_labels.numpy()) == list(labels)
 
 
-# --------------------------------------------------------------------------- exercise checks
-def _loop(model, dataset, epochs, learning_rate, *, once=True, reset=True):
-    import tensorflow as tf
-
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    acc = keras.metrics.SparseCategoricalAccuracy()
-    optimizer = keras.optimizers.Adam(learning_rate)
-    out = []
-    for _ in range(epochs):
-        if reset:
-            acc.reset_state()
-        for x, y in dataset:
-            with tf.GradientTape() as tape:
-                logits = model(x, training=True)
-                loss = loss_fn(y, logits)
-            grads = tape.gradient(loss, model.trainable_variables)
-            if not once:
-                optimizer = keras.optimizers.Adam(learning_rate)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            acc.update_state(y, logits)
-        out.append(float(acc.result()))
-    return out
-
-
-def test_check_training_loop_accepts_a_correct_loop():
-    assert features.check_training_loop(_loop) is True
-
-
-@pytest.mark.parametrize("bugs", [{"once": False}, {"reset": False}, {"once": False, "reset": False}])
-def test_check_training_loop_rejects_each_mistake(bugs):
-    verdict = features.check_training_loop(lambda *a: _loop(*a, **bugs))
-    assert isinstance(verdict, str) and "optimizer" in verdict
-
-
-def test_check_training_loop_rejects_malformed_answers():
-    assert "function itself" in features.check_training_loop([0.5, 0.6, 0.7])
-    assert "3 accuracies" in features.check_training_loop(lambda *a: _loop(*a)[:2])
-    assert "list" in features.check_training_loop(lambda *a: None)
-
-
 def test_linear_probe_can_return_the_model():
     x, y = toy_problem(400)
     acc, clf = features.linear_probe(x[:300], y[:300], x[300:], y[300:], return_model=True)
@@ -370,13 +321,3 @@ def test_float16_features_halve_memory_and_have_their_own_key(tmp_path):
         features.extract(net, x, scale, progress=False, dtype=np.int8)
 
 
-def test_probe_at_size_with_the_real_network():
-    """The exercise-3 helper end to end on a few real digits (offline weights here)."""
-    from tlcourse.data import load_mnist
-
-    data = load_mnist(n_train=60, n_test=30)
-    cache = features.FeatureCache()
-    acc = features.probe_at_size(32, data.x_train, data.y_train, data.x_test, data.y_test, cache)
-    assert 0.0 <= acc <= 1.0
-    again = features.probe_at_size(32, data.x_train, data.y_train, data.x_test, data.y_test, cache)
-    assert again == acc and [e["source"] for e in cache.log] == ["computed"] * 2 + ["memory"] * 2

@@ -12,13 +12,13 @@ Modules, by purpose:
     layers     layer tables, parameter counts, freezing
     plot       histories, image grids, top-k bars, confusion matrices, embeddings
     exercises  the self-check every exercise is built on
-    checks     one module of exercise checks per rewritten lesson (lesson01, lesson02, lesson04, lesson07)
+    checks     one module of exercise checks per rewritten lesson (lesson01, lesson02, lesson03, lesson04, lesson07)
     install    what a runtime lacks (the Colab cell) and the offline stand-ins, installed with pip
     imagefolders  class folders of images: the solar cells of lesson 07, and a folder check
     course     the lesson list, badges and the Colab cell
     experiments  drawing labelled rows, label-budget curves, the four freeze-or-train cases (lesson 01)
     freezing   MobileNetV2 blocks, freeze_report and the freeze explorer (lesson 02)
-    features   cached feature extraction and a correct custom training loop (lesson 03)
+    features   cached feature extraction, clean cuts, and lesson 03's saved training loop
     vision     OpenCV input, Grad-CAM, predict-your-own-image (lesson 04)
     sentiment  sequence lengths, dynamic padding, fine-tuning recipe (lesson 05)
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)

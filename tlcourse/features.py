@@ -1,7 +1,6 @@
-"""Features computed once, a training loop written correctly, and fine-tuning on a cache.
+"""Features computed once, and the training loop of lesson 03 (MobileNetV2 on MNIST done right).
 
-Introduced in lesson 03 (MobileNetV2 on MNIST done right); the benchmark
-``benchmarks/bench_feature_cache.py`` uses the same functions.
+Infrastructure used by lesson 03 and ``benchmarks/bench_feature_cache.py``:
 
 * :func:`extract` runs a frozen network over images in batches, with a progress bar, turning
   each batch into the network's input on the fly (a whole 96-px MNIST set as float32 would
@@ -9,17 +8,16 @@ Introduced in lesson 03 (MobileNetV2 on MNIST done right); the benchmark
 * :class:`FeatureCache` keeps features in memory and, when given a folder, on disk as
   ``.npy`` files (``np.save``; read back with ``allow_pickle=False``). Its key covers the
   network's weights and the images, so features of a changed network are never served stale.
-* :func:`custom_fit` is a custom training loop done right: optimizer and metrics created once,
-  a ``tf.function`` train step, a ``GradientTape`` over the model's trainable variables only,
-  metrics reset every epoch, a validation pass. :func:`make_dataset` gives it and
-  ``model.fit`` the very same batches, so the two can be compared number for number.
-* :func:`split_at` cuts a network in two at a layer that every path goes through
-  (:func:`clean_cuts` lists them); :func:`unfreeze_from` makes the upper part trainable with its
-  BatchNormalization layers kept frozen, which in Keras 3 is what keeps them in inference mode.
+* :func:`make_dataset` batches ``(x, y)`` in one fixed shuffled order, so that two runs can be
+  fed the very same batches.
+* :func:`clean_cuts` lists the layers of a network that every path goes through: the places
+  where it can be cut in two (lesson 03 cuts there and fine-tunes the upper part).
 * :func:`shares_weights` tells whether a model really contains a pretrained network.
 * :func:`linear_probe` scores features with scikit-learn's logistic regression.
 
-Importing this module does not import TensorFlow; the functions do when called.
+:func:`custom_fit`, the training loop itself, is written in lesson 03 (section 6) and copied
+to the end of this module by tools/save_cells.py. Importing this module does not import
+TensorFlow; the functions do when called.
 """
 
 from __future__ import annotations
@@ -34,9 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from . import assets
-
-#: the metrics every history from :func:`custom_fit` holds, like ``model.fit``'s
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 # --------------------------------------------------------------------------- checks
@@ -136,7 +131,7 @@ class FeatureCache:
     ``allow_pickle=False``).
 
     ``cache.get(name, model, images, prepare=net.preprocess)`` computes the first time and
-    serves from memory (or disk, in a new session) afterwards. ``cache.log`` records where
+    serves from memory (or disk, when the notebook runs again) afterwards. ``cache.log`` records where
     each request was served from and how long it took.
     """
 
@@ -210,7 +205,7 @@ class FeatureCache:
         return value
 
 
-# --------------------------------------------------------------------------- training loop
+# --------------------------------------------------------------------------- datasets
 def make_dataset(x, y, batch_size: int = 64, shuffle_seed: int | None = None,
                  reshuffle: bool = True):
     """A batched ``tf.data.Dataset`` of ``(x, y)``, shuffled with ``shuffle_seed`` (None: in
@@ -228,83 +223,6 @@ def make_dataset(x, y, batch_size: int = 64, shuffle_seed: int | None = None,
     if shuffle_seed is not None:
         ds = ds.shuffle(len(x), seed=int(shuffle_seed), reshuffle_each_iteration=bool(reshuffle))
     return ds.batch(batch_size)
-
-
-def _as_dataset(data, batch_size, shuffle_seed, what):
-    import tensorflow as tf
-
-    if isinstance(data, tf.data.Dataset):
-        return data
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        return make_dataset(data[0], data[1], batch_size, shuffle_seed)
-    raise ValueError(f"{what} must be a batched tf.data.Dataset or a tuple (x, y), "
-                     f"got {type(data).__name__}")
-
-
-def custom_fit(model, train, val=None, *, optimizer, epochs: int, loss_fn=None,
-               batch_size: int = 64, seed: int | None = 0, verbose: bool = True) -> dict:
-    """Train ``model`` with a hand-written loop; return a history dict like ``model.fit``'s.
-
-    ``train`` and ``val`` are batched ``tf.data.Dataset``s or tuples ``(x, y)`` (then batched
-    here, training data shuffled with ``seed``). ``optimizer`` is created ONCE by the caller.
-    The loss defaults to sparse categorical cross-entropy on logits. Only
-    ``model.trainable_variables`` receive gradients: freeze what must not learn first.
-    """
-    import keras
-    import tensorflow as tf
-
-    _keras_model(model)
-    epochs = _positive_int("epochs", epochs)
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError("optimizer must be a keras optimizer created once before the loop, "
-                         "e.g. keras.optimizers.Adam(1e-3)")
-    train_ds = _as_dataset(train, batch_size, seed, "train")
-    val_ds = None if val is None else _as_dataset(val, batch_size, None, "val")
-    loss_fn = loss_fn or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    # 1. State that must live across steps: created once, outside the loop.
-    metrics = {
-        "loss": keras.metrics.Mean(), "accuracy": keras.metrics.SparseCategoricalAccuracy(),
-        "val_loss": keras.metrics.Mean(), "val_accuracy": keras.metrics.SparseCategoricalAccuracy(),
-    }
-    variables = model.trainable_variables  # 2. only what is allowed to learn
-    if not variables:
-        raise ValueError("the model has no trainable variables: unfreeze the head first")
-    optimizer.build(variables)
-
-    @tf.function  # 3. traced once into a graph, then fast
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = loss_fn(y, logits)
-            if model.losses:  # e.g. weight regularisers, as model.fit adds them
-                loss = loss + tf.add_n(model.losses)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        metrics["loss"].update_state(loss, sample_weight=tf.shape(x)[0])
-        metrics["accuracy"].update_state(y, logits)
-
-    @tf.function
-    def val_step(x, y):
-        logits = model(x, training=False)
-        metrics["val_loss"].update_state(loss_fn(y, logits), sample_weight=tf.shape(x)[0])
-        metrics["val_accuracy"].update_state(y, logits)
-
-    history = {k: [] for k in HISTORY_KEYS if val_ds is not None or not k.startswith("val_")}
-    for epoch in range(epochs):
-        for metric in metrics.values():  # 4. every epoch starts from zero
-            metric.reset_state()
-        for x, y in train_ds:
-            train_step(x, y)
-        if val_ds is not None:  # 5. validation on data the step never trains on
-            for x, y in val_ds:
-                val_step(x, y)
-        for key in history:
-            history[key].append(float(metrics[key].result()))
-        if verbose:
-            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
-                f"{k} {v[-1]:.4f}" for k, v in history.items()))
-    return history
 
 
 # --------------------------------------------------------------------------- networks
@@ -325,8 +243,9 @@ def _inbound_layers(model) -> dict[str, list[str]]:
 
 def clean_cuts(model) -> list[str]:
     """Names of the layers of a functional ``model`` whose output every path goes through:
-    the places where :func:`split_at` can cut it in two (in MobileNetV2, block ends outside
-    the residual connections, such as ``block_5_add`` or ``block_12_add``)."""
+    the places where it can be cut in two, ``keras.Model(model.input, layer.output)`` and
+    ``keras.Model(layer.output, model.output)`` (in MobileNetV2, block ends outside the
+    residual connections, such as ``block_5_add`` or ``block_12_add``)."""
     _keras_model(model)
     order = [layer.name for layer in model.layers]
     position = {name: i for i, name in enumerate(order)}
@@ -339,58 +258,6 @@ def clean_cuts(model) -> list[str]:
         if crossing and all(a == i for a in crossing):
             cuts.append(name)
     return cuts
-
-
-def split_at(model, layer_name: str):
-    """Cut a functional ``model`` after ``layer_name`` into ``(lower, upper)`` models that
-    share its layers and weights (training ``upper`` trains ``model``).
-
-    ``lower`` maps the model's input to the layer's output; ``upper`` maps that output to the
-    model's output. The layer must be a clean cut (see :func:`clean_cuts`)."""
-    import keras
-
-    _keras_model(model)
-    names = [layer.name for layer in model.layers]
-    if not isinstance(layer_name, str) or layer_name not in names:
-        raise ValueError(f"no layer named {layer_name!r} in {model.name}; clean cuts are: "
-                         f"{', '.join(clean_cuts(model))}")
-    cuts = clean_cuts(model)
-    if layer_name not in cuts:
-        near = [c for c in cuts if c.split("_")[:2] == layer_name.split("_")[:2]] or cuts[-5:]
-        raise ValueError(f"{layer_name!r} sits inside a branch (a residual connection goes "
-                         f"around it), so the model cannot be cut there; cut at a block end "
-                         f"instead, e.g. {', '.join(near)}")
-    tensor = model.get_layer(layer_name).output
-    lower = keras.Model(model.input, tensor, name=f"{model.name}_to_{layer_name}")
-    upper = keras.Model(tensor, model.output, name=f"{model.name}_after_{layer_name}")
-    return lower, upper
-
-
-def unfreeze_from(model, layer_name: str, keep_batchnorm_frozen: bool = True) -> dict:
-    """Freeze ``model`` up to and including ``layer_name``, make every later layer trainable,
-    and (by default) keep every BatchNormalization layer frozen.
-
-    Why the last part: a frozen BatchNormalization layer runs in inference mode (its moving
-    statistics) even when the model trains; an unfrozen one normalises with the statistics
-    of each batch and overwrites the pretrained moving averages. In Keras 3 calling the
-    network with ``training=False`` does not protect it once an outer model is trained.
-    Returns the parameter counts (``tlcourse.layers.param_counts``). Compile again after.
-    """
-    import keras
-
-    from . import layers as course_layers
-
-    _keras_model(model)
-    names = [layer.name for layer in model.layers]
-    if not isinstance(layer_name, str) or layer_name not in names:
-        raise ValueError(f"no layer named {layer_name!r} in {model.name}; see "
-                         f"tlcourse.layers.layer_names(model)")
-    course_layers.freeze(model, up_to=layer_name)
-    if keep_batchnorm_frozen:
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
-    return course_layers.param_counts(model)
 
 
 def shares_weights(model, pretrained) -> float:
@@ -436,68 +303,60 @@ def linear_probe(train_x, train_y, test_x, test_y, C: float = 0.1, max_iter: int
     return (accuracy, clf) if return_model else accuracy
 
 
-# --------------------------------------------------------------------------- exercise checks
-def _loop_problem(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 16)).astype("float32")
-    y = (x[:, :4] + 0.3 * rng.normal(size=(n, 4))).argmax(1).astype("int32")
-    return x, y
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
 
 
-def _loop_model(seed):
+# Defined in notebooks/03_mobilenetv2_mnist.ipynb, section "6. The custom training loop, written correctly"
+def custom_fit(model, train, val=None, *, optimizer, epochs, verbose=True):
+    """Train ``model`` on the batched datasets of (x, labels) ``train`` with a hand-written loop
+    (validation on ``val`` if given); return a history dict like ``model.fit``'s. ``optimizer``:
+    one optimizer, or a list of ``(optimizer, variables)`` pairs, created once by the caller."""
     import keras
+    import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+    groups = optimizer if isinstance(optimizer, list) else [(optimizer, model.trainable_variables)]
+    if not all(isinstance(opt, keras.optimizers.Optimizer) for opt, _ in groups):
+        raise ValueError("optimizer: a keras optimizer created once before the loop, e.g. "
+                         "keras.optimizers.Adam(1e-3), or a list of (optimizer, variables) pairs")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive whole number, got {epochs!r}")
+    if not isinstance(train, tf.data.Dataset):
+        raise ValueError("train: a batched tf.data.Dataset of (x, labels), e.g. "
+                         "tf.data.Dataset.from_tensor_slices((x, y)).batch(64)")
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    metrics = {"loss": keras.metrics.Mean(), "accuracy": keras.metrics.SparseCategoricalAccuracy(),
+               "val_loss": keras.metrics.Mean(), "val_accuracy": keras.metrics.SparseCategoricalAccuracy()}
+    variables = [v for _, group in groups for v in group]  # 1. and 2.: once; trainable only
+    if not variables:
+        raise ValueError("nothing to train: unfreeze the head (or the blocks) first")
 
+    @tf.function  # 3.
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = loss_fn(y, logits) + sum(model.losses)  # plus any weight regularisers
+        grads = iter(tape.gradient(loss, variables))
+        for opt, group in groups:  # each optimizer applies the gradients of its own variables
+            opt.apply_gradients([(next(grads), v) for v in group])
+        metrics["loss"].update_state(loss, sample_weight=tf.shape(x)[0])
+        metrics["accuracy"].update_state(y, logits)
 
-def check_training_loop(fit_fn, epochs: int = 3, learning_rate: float = 1e-2, seed: int = 0):
-    """Exercise check (lesson 03): ``fit_fn(model, dataset, epochs, learning_rate)`` must train
-    like :func:`custom_fit` and return the training accuracy of each epoch (a list of floats).
+    @tf.function
+    def val_step(x, y):
+        logits = model(x, training=False)  # 5.
+        metrics["val_loss"].update_state(loss_fn(y, logits), sample_weight=tf.shape(x)[0])
+        metrics["val_accuracy"].update_state(y, logits)
 
-    Both run on the same small problem from the same weights with the same batches. Returns
-    True, or a string saying what differs (for ``tlcourse.exercises.check(validate=...)``)."""
-    import keras
-
-    if not callable(fit_fn):
-        return "the answer must be your function itself (answer = fixed_fit), not its result"
-    x, y = _loop_problem(seed=seed)
-
-    def batches():
-        return make_dataset(x, y, 32, shuffle_seed=seed, reshuffle=False)
-
-    reference, candidate = _loop_model(seed), _loop_model(seed)
-    candidate.set_weights(reference.get_weights())
-    expected = custom_fit(reference, batches(), optimizer=keras.optimizers.Adam(learning_rate),
-                          epochs=epochs, verbose=False)["accuracy"]
-    got = fit_fn(candidate, batches(), epochs, learning_rate)
-    try:
-        got = [float(a) for a in got]
-    except TypeError:
-        return "return a list with one training accuracy per epoch"
-    if len(got) != epochs:
-        return f"expected {epochs} accuracies (one per epoch), got {len(got)}"
-    worst = max(abs(a - b) for a, b in zip(got, expected, strict=True))
-    if worst > 0.01:
-        return (f"the accuracies per epoch {np.round(got, 3).tolist()} differ from a correct "
-                f"loop's {np.round(expected, 3).tolist()}: where is the optimizer created, and "
-                "are the metrics reset each epoch?")
-    drift = max(float(np.max(np.abs(a - b))) for a, b in
-                zip(candidate.get_weights(), reference.get_weights(), strict=True))
-    if drift > 1e-3:
-        return f"the accuracies match but the weights differ by up to {drift:.3g}: check the updates"
-    return True
-
-
-def probe_at_size(size: int, x_train, y_train, x_test, y_test, cache: FeatureCache | None = None,
-                  progress: bool = False) -> float:
-    """Exercise helper (lesson 03): linear-probe accuracy of MobileNetV2's pooled features
-    with digits resized to ``size`` pixels (features through ``cache`` when given)."""
-    from .models import load_imagenet
-
-    net = load_imagenet("mobilenet_v2", include_top=False, input_size=size, pooling="avg")
-    net.model.trainable = False
-    cache = cache if cache is not None else FeatureCache()
-    f_train = cache.get(f"train_{size}px", net.model, x_train, net.preprocess, progress=progress)
-    f_test = cache.get(f"test_{size}px", net.model, x_test, net.preprocess, progress=progress)
-    return linear_probe(f_train, y_train, f_test, y_test)
+    history = {k: [] for k in metrics if val is not None or not k.startswith("val_")}
+    for epoch in range(epochs):
+        for metric in metrics.values():  # 4.
+            metric.reset_state()
+        for x, y in train:
+            train_step(x, y)
+        for x, y in val if val is not None else []:
+            val_step(x, y)
+        for key in history:
+            history[key].append(float(metrics[key].result()))
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()))
+    return history
