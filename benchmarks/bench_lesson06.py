@@ -6,6 +6,7 @@ and rerun the lesson in full mode with other seeds to measure how far its figure
     .venv/bin/python benchmarks/bench_lesson06.py --modes quick            # quick mode only
     .venv/bin/python benchmarks/bench_lesson06.py --modes full --reruns 3  # full mode only
     .venv/bin/python benchmarks/bench_lesson06.py --save /tmp/out          # keep the executed notebooks
+    .venv/bin/python benchmarks/bench_lesson06.py --from-saved /tmp/out    # the section from kept runs
 
 Rerun k of the full mode trains every method with the seeds 3k, 3k+1, 3k+2 (the lesson's own
 line ``SEEDS = ...`` is changed in a temporary copy); rerun 0 is the lesson as published. For
@@ -115,6 +116,10 @@ def _cell(v) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
+def _load(load) -> str:
+    return "not kept" if any(v != v for v in load) else f"{load[0]:.1f} / {load[1]:.1f}"
+
+
 #: every full-mode assertion of the lesson: (what it claims, threshold, value from a run's figures)
 ASSERTIONS = [
     ("source-only on MNIST >= 95%", 95.0, lambda r: r["so_mnist"]),
@@ -177,7 +182,7 @@ def section(runs: dict) -> str:
         peak = r.get("kernel_peak_mb") or r.get("peak_rss_mb")
         lines.append(f"| {name} | {mode} | {rerun} ({seeds}) | {r['status']} | {r['wall_s']:.0f} | "
                      f"{r.get('cpu_s', float('nan')):.0f} | "
-                     f"{'-' if peak is None else f'{peak:.0f}'} | {r['load'][0]:.1f} / {r['load'][1]:.1f} |")
+                     f"{'-' if peak is None else f'{peak:.0f}'} | {_load(r['load'])} |")
     full = [r for (name, mode, _), r in runs.items() if name == "lesson" and mode == "full"
             and "results" in r]
     if full:
@@ -224,7 +229,49 @@ def section(runs: dict) -> str:
                   + ", ".join(f"{k} {v:.3f}" for k, v in r["probe"].items())
                   + f"; domain head accuracy in the last epoch: watching "
                   f"{r['domain_acc_last']['watching']:.2f}, DANN {r['domain_acc_last']['dann']:.2f}."]
+    if full:
+        lines += ["", "Spread of a three-seed mean estimated within rerun 0 (standard deviation over its "
+                  "seeds / sqrt(3); for a gain, both methods' deviations combined):", ""]
+        r = full[0]
+        sd = r["spread"]
+        for claim, mean_, parts in (
+                ("DANN gain on MNIST-M-style", r["dann_gain"], [sd["DANN (no target labels)"]["MNIST-M-style"],
+                                                               sd["source-only"]["MNIST-M-style"]]),
+                ("CORAL gain on UCI digits", r["coral_gain"], [sd["CORAL (no target labels)"]["UCI digits"],
+                                                              sd["source-only"]["UCI digits"]])):
+            est = float(np.sqrt(sum(p * p for p in parts)) / np.sqrt(len(r["seeds"])))
+            lines.append(f"- {claim}: {mean_:+.1f} points, estimated spread of the mean {est:.1f} points")
     return "\n".join(lines)
+
+
+def from_saved(folder: Path) -> dict:
+    """The runs kept by ``--save`` in ``folder``, read back from the executed notebooks: the
+    figures from the harvest cell, the wall time from the cells' execution times (kernel start
+    not included) and no load average (not kept in a notebook)."""
+    import datetime
+
+    runs = {}
+    for file in sorted(folder.glob("*.ipynb")):
+        stem = file.stem
+        name = "solutions" if "_solutions" in stem else "lesson"
+        mode = "quick" if "_quick" in stem else "full"
+        rerun = int(stem.rsplit("_rerun", 1)[1]) if "_rerun" in stem else 0
+        cells = json.loads(file.read_text())["cells"]
+        times = [c["metadata"].get("execution", {}) for c in cells if c["cell_type"] == "code"]
+        times = [t for t in times if "iopub.execute_input" in t and "shell.execute_reply" in t]
+        stamp_ = [datetime.datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                  for t in (times[0], times[-1]) for k in ("iopub.execute_input", "shell.execute_reply")]
+        data: dict = {}
+        for output in cells[-1].get("outputs", []):
+            text = output.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if "BENCH_JSON " in text:
+                data = json.loads(text.split("BENCH_JSON ", 1)[1].splitlines()[0])
+        errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        runs[(name, mode, rerun)] = {
+            "wall_s": (stamp_[3] - stamp_[0]).total_seconds(), "load": (float("nan"), float("nan")),
+            "status": "ok" if data and not errors else "FAILED", **data}
+    return dict(sorted(runs.items(), key=lambda kv: (kv[0][1] == "full", kv[0][0], kv[0][2])))
 
 
 def main(argv=None) -> int:
@@ -232,7 +279,13 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", default=["quick", "full"], choices=["quick", "full"])
     parser.add_argument("--reruns", type=int, default=3, help="full-mode reruns (other seeds)")
     parser.add_argument("--save", type=Path, default=None, help="folder for the executed notebooks")
+    parser.add_argument("--from-saved", type=Path, default=None,
+                        help="write the section from the notebooks a --save run kept, running nothing")
     args = parser.parse_args(argv)
+    if args.from_saved is not None:
+        runs = from_saved(args.from_saved)
+        print(f"wrote the lesson06 section of {write_section('lesson06', section(runs))}")
+        return 0 if runs and all(r["status"] == "ok" for r in runs.values()) else 1
     runs = {}
     for mode in args.modes:
         for rerun in range(args.reruns if mode == "full" else 1):
