@@ -90,7 +90,7 @@ def with_seeds(first: int) -> Path:
             found += 1
     if found != 1:
         raise SystemExit(f"the lesson should have the line {SEEDS_LINE!r} once, found {found}")
-    copy = NOTEBOOK.with_name(f".bench_seeds{first}_{NOTEBOOK.name}")
+    copy = NOTEBOOK.with_name(f".bench_seeds{first}_{NOTEBOOK.name}.tmp")  # no tool lists it
     copy.write_text(json.dumps(nb))
     return copy
 
