@@ -1,4 +1,5 @@
-"""Tests of tlcourse.domain (lesson 06): domains, CORAL, gradient reversal, DANN training."""
+"""Tests of tlcourse.domain (lesson 06): domains, the network, few-label fine-tuning, probes, and
+the copy of the lesson's saved cells (CORAL, gradient reversal, the training step and loop)."""
 
 import numpy as np
 import pytest
@@ -93,8 +94,6 @@ def test_coral_loss_matches_numpy_and_ignores_the_mean():
     assert float(domain.coral_loss(a, b)) == pytest.approx(expected, rel=1e-4)
     assert float(domain.coral_loss(a, a + 3.0)) == pytest.approx(0.0, abs=1e-6)
     assert float(domain.coral_loss(a, 2.0 * a)) > 0.01
-    with pytest.raises(ValueError, match="same d"):
-        domain.coral_loss(a, b[:, :5])
 
 
 # --------------------------------------------------------------------------- gradient reversal
@@ -124,8 +123,6 @@ def test_dann_schedule():
     assert domain.dann_schedule(1.0) > 0.99
     values = [domain.dann_schedule(p) for p in np.linspace(0, 1, 11)]
     assert values == sorted(values)
-    with pytest.raises(ValueError):
-        domain.dann_schedule(1.5)
 
 
 # --------------------------------------------------------------------------- training
@@ -138,23 +135,27 @@ def tiny():
     return (x_s, y_s), x_t
 
 
+def _train(method, source, target=None, seed=1, **kw):
+    return domain.train(method, domain.build_model(seed=seed), source, target, epochs=1,
+                        batch_size=32, seed=seed, **kw)
+
+
 def test_dann_at_strength_zero_is_source_only(tiny):
     source, x_t = tiny
-    plain, h_plain = domain.train("source_only", source, x_t, epochs=1, batch_size=32, seed=1)
-    dann0, h_dann = domain.train("dann", source, x_t, epochs=1, batch_size=32, seed=1, strength=0.0)
-    dann, _ = domain.train("dann", source, x_t, epochs=1, batch_size=32, seed=1, strength=1.0,
-                           ramp=False)
+    plain, h_plain = _train("source_only", source, x_t)
+    dann0, h_dann = _train("dann", source, x_t, strength=0.0)
+    dann, _ = _train("dann", source, x_t, strength=1.0)
     a, b, c = (m.classifier(x_t).numpy() for m in (plain, dann0, dann))
     assert np.abs(a - b).max() < 1e-5
     assert np.abs(a - c).max() > 1e-3
-    assert set(h_plain) == {"label_loss", "domain_loss", "domain_acc", "coral", "strength"}
-    assert h_dann["strength"] == [0.0]
+    assert set(h_plain) == {"label_loss", "domain_loss", "domain_acc", "strength"}
+    assert h_dann["strength"] == [0.0] and len(h_dann["domain_acc"]) == 1
 
 
 def test_source_order_does_not_depend_on_target(tiny):
     source, x_t = tiny
-    alone, h = domain.train("source_only", source, epochs=1, batch_size=32, seed=2)
-    watched, _ = domain.train("source_only", source, x_t, epochs=1, batch_size=32, seed=2)
+    alone, h = _train("source_only", source, seed=2)
+    watched, _ = _train("source_only", source, x_t, seed=2)
     assert set(h) == {"label_loss", "strength"}
     np.testing.assert_allclose(alone.classifier(x_t).numpy(), watched.classifier(x_t).numpy(),
                                atol=1e-5)
@@ -162,34 +163,22 @@ def test_source_order_does_not_depend_on_target(tiny):
 
 def test_coral_training_runs_and_logs(tiny):
     source, x_t = tiny
-    model, h = domain.train("coral", source, x_t, epochs=2, batch_size=32, seed=0, weight=5.0,
-                            monitor=source)
-    assert len(h["coral"]) == 2 and len(h["monitor_acc"]) == 2
+    model, h = domain.train("coral", domain.build_model(seed=0), source, x_t, epochs=2,
+                            batch_size=32, seed=0, weight=5.0)
+    assert len(h["coral"]) == 2 and h["coral"][0] >= 0
     assert model.embed(x_t[:5]).shape == (5, 768)
     assert model.predict(x_t[:5]).shape == (5,)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"method": "mmd"}, "method"),
-    ({"method": "coral", "target": None}, "needs unlabelled target"),
-    ({"method": "dann", "strength": -1.0}, "strength"),
-    ({"method": "dann", "epochs": 0}, "epochs"),
-    ({"method": "dann", "optimizer": "rmsprop"}, "optimizer"),
-])
-def test_train_bad_input(tiny, kwargs, match):
+def test_adam_and_target_smaller_than_source(tiny):
     source, x_t = tiny
-    kwargs = {"target": x_t, **kwargs}
-    method = kwargs.pop("method")
-    target = kwargs.pop("target")
-    with pytest.raises(ValueError, match=match):
-        domain.train(method, source, target, **kwargs)
-    with pytest.raises(ValueError, match="shape"):
-        domain.train("dann", source, x_t[:, :20])
+    model, h = _train("dann", source, x_t[:40], optimizer="adam", learning_rate=1e-3)
+    assert np.isfinite(h["label_loss"][0]) and 0.0 <= h["domain_acc"][0] <= 1.0
 
 
 def test_few_label_curve_leaves_the_model_alone(tiny):
     source, x_t = tiny
-    model, _ = domain.train("source_only", source, epochs=1, batch_size=32, seed=0)
+    model, _ = _train("source_only", source, seed=0)
     before = [w.copy() for w in model.classifier.get_weights()]
     rng = np.random.default_rng(1)
     target = domain.Domain("t", rng.integers(0, 256, (60, 28, 28, 3)).astype(np.uint8),

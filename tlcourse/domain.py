@@ -12,33 +12,26 @@ Domains, all real data and built offline:
 * **UCI digits**: scikit-learn's 8x8 handwritten digits, resized to 28x28 with MNIST's framing
   (:func:`resize_digits`).
 
-Methods share one model layout (:func:`build_model`: a small CNN feature extractor, a label
-head and a domain head) and one training loop (:func:`train`), so source-only, CORAL and DANN
-differ only in the extra loss term:
-
-* ``"source_only"``: cross-entropy on labelled source batches;
-* ``"coral"``: plus ``weight * coral_loss(source class scores, target class scores)``
-  (Deep CORAL aligns the covariances of the last layer);
-* ``"dann"``: plus the domain classifier's loss, reached through a
-  :class:`GradientReversal` layer whose strength follows :func:`dann_schedule`.
-
-Target labels are never used for training by these methods; :func:`few_label_curve` is the
-alternative that fine-tunes with a handful of them. Training uses SGD with momentum and the
-DANN paper's learning-rate annealing: with Adam the adversarial game was unstable in our
-trials (Adam rescales each gradient, which undoes a small reversal strength).
+The lesson writes the methods in the open: the training step (``make_train_step``), the loop
+with the DANN paper's schedules (``train``, ``dann_schedule``), the CORAL loss and the
+gradient-reversal layer are defined in its cells and copied below the mark at the end of this
+module by ``tools/save_cells.py``. This module's own part is the infrastructure: the domains,
+the network (:func:`build_model`, a feature extractor, a label head and a domain head),
+evaluation, few-label fine-tuning, the domain probe and the hand-made invariances of
+section 9.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 #: the bundled photos that are in colour (the other three are grayscale or binary)
 COLOUR_PHOTOS = ("cat", "coffee", "rocket", "astronaut", "grace_hopper", "china", "flower")
-METHODS = ("source_only", "coral", "dann")
 DOMAIN_NAMES = ("MNIST", "MNIST-M-style", "UCI digits")
 
 
@@ -230,90 +223,6 @@ def build_domains(n_train: int | None = None, n_test: int | None = None,
     }
 
 
-# --------------------------------------------------------------------------- losses, layers
-def coral_loss(source, target):
-    """CORAL distance between two batches of features ``(n, d)``: the squared Frobenius norm
-    of the difference of their covariance matrices, divided by ``4 d^2`` (Sun & Saenko, 2016).
-
-    It compares second-order statistics only: a pure shift of the mean costs nothing.
-    """
-    import tensorflow as tf
-
-    source = tf.convert_to_tensor(source, tf.float32)
-    target = tf.convert_to_tensor(target, tf.float32)
-    if source.shape.rank != 2 or target.shape.rank != 2 or source.shape[-1] != target.shape[-1]:
-        raise ValueError(f"coral_loss needs two (n, d) feature batches with the same d, got "
-                         f"{source.shape} and {target.shape}")
-    for name, x in (("source", source), ("target", target)):
-        if x.shape[0] is not None and x.shape[0] < 2:
-            raise ValueError(f"coral_loss needs at least 2 rows in {name} to estimate a "
-                             f"covariance, got {x.shape[0]}: use batches of 2 or more")
-
-    def cov(x):
-        n = tf.cast(tf.shape(x)[0], tf.float32)
-        x = x - tf.reduce_mean(x, axis=0, keepdims=True)
-        return tf.matmul(x, x, transpose_a=True) / (n - 1.0)
-
-    d = tf.cast(tf.shape(source)[1], tf.float32)
-    return tf.reduce_sum(tf.square(cov(source) - cov(target))) / (4.0 * d * d)
-
-
-def _reverse_gradient(x, strength):
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def reverse(x, strength):
-        def grad(dy):
-            # backward: flip the sign and scale; no gradient flows to the strength itself
-            return -strength * dy, tf.zeros_like(strength)
-
-        return tf.identity(x), grad
-
-    return reverse(x, strength)
-
-
-def _gradient_reversal_class():
-    import keras
-    import tensorflow as tf
-
-    class GradientReversal(keras.layers.Layer):
-        """Identity on the way forward; multiplies the gradient by ``-strength`` on the way back.
-
-        ``strength`` is a call argument (a float or a scalar tensor), so a training loop can
-        change it every step without rebuilding anything. It is deliberately not a variable
-        read inside the custom gradient: Keras 3 would not see that read and the gradient
-        would use a stale or missing value.
-        """
-
-        def call(self, x, strength=1.0):
-            strength = tf.cast(tf.convert_to_tensor(strength), x.dtype)
-            return _reverse_gradient(x, strength)
-
-        def compute_output_shape(self, input_shape):
-            return input_shape
-
-    return GradientReversal
-
-
-def __getattr__(name):  # keras is imported only when the layer is first used
-    if name == "GradientReversal":
-        cls = _gradient_reversal_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def dann_schedule(progress: float, gamma: float = 10.0) -> float:
-    """DANN's ramp of the reversal strength: ``2 / (1 + exp(-gamma p)) - 1`` for progress
-    ``p`` in [0, 1] (0 at the start, close to 1 at the end), so the domain game starts only
-    once the label classifier has learnt something."""
-    if not 0.0 <= float(progress) <= 1.0:
-        raise ValueError(f"progress must be between 0 and 1, got {progress!r}")
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
-        raise ValueError(f"gamma must be a positive number (10 in the DANN paper), got {gamma!r}")
-    return 2.0 / (1.0 + math.exp(-gamma * float(progress))) - 1.0
-
-
 # --------------------------------------------------------------------------- model
 @dataclass
 class DomainModel:
@@ -338,8 +247,6 @@ def build_model(input_shape=(28, 28, 3), n_classes: int = 10, seed: int = 0) -> 
     and 48 filters, each followed by 2x2 max pooling, 768 features at 28x28), a label head of
     two 100-unit layers and a domain head of one. Same ``seed``, same initial weights,
     whatever the method."""
-    import keras
-
     _rng(seed)
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
@@ -404,159 +311,7 @@ def evaluate(model, domains: dict) -> dict:
     return {name: accuracy(model, d.x_test, d.y_test) for name, d in domains.items()}
 
 
-# --------------------------------------------------------------------------- training
-def train(method: str, source, target=None, *, epochs: int = 10, batch_size: int = 64,
-          learning_rate: float | None = None, optimizer: str = "sgd", weight: float = 10.0,
-          strength: float = 0.5, ramp: bool = True, seed: int = 0,
-          monitor=None, model: DomainModel | None = None, verbose: bool = False):
-    """Train one method and return ``(DomainModel, history)``.
-
-    ``source`` is ``(x, y)`` (standardised images, labels); ``target`` the unlabelled target
-    images ``x``, needed by ``"coral"`` and ``"dann"``. ``"source_only"`` accepts them too:
-    then its domain head *watches* (it learns to tell the domains apart from features whose
-    gradient is stopped) and changes nothing in the model. Source batches come in the same
-    order with or without a target, so every method sees the same source data.
-
-    * ``weight``: factor of the CORAL term (``"coral"``), computed on the class scores.
-    * ``strength``: the gradient-reversal strength of ``"dann"``; with ``ramp`` (default) it
-      grows from 0 to ``strength`` along :func:`dann_schedule`, without it stays constant.
-      The domain classifier itself always learns at full rate; only the gradient reaching
-      the features is reversed and scaled.
-    * ``monitor``: optional ``(x, y)`` scored after each epoch (``history["monitor_acc"]``),
-      to *watch* training; the lesson never picks a model by it.
-
-    ``history`` has one value per epoch: ``label_loss`` and ``strength`` (at the end of the
-    epoch), and with a target ``domain_loss`` (the domain head's binary cross-entropy; about
-    0.69 = it cannot tell the domains apart), ``domain_acc`` and ``coral``.
-    """
-    import keras
-    import tensorflow as tf
-
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not (isinstance(source, (tuple, list)) and len(source) == 2):
-        raise ValueError("source must be (x, y): standardised source images and their labels")
-    x_s, y_s = source
-    x_s = np.asarray(x_s, np.float32)
-    y_s = np.asarray(y_s).astype(np.int64)
-    if len(x_s) != len(y_s) or len(x_s) == 0:
-        raise ValueError(f"source must be (x, y) with one label per image, got {len(x_s)} "
-                         f"images and {len(y_s)} labels")
-    if target is None:
-        if method != "source_only":
-            raise ValueError(f"method {method!r} needs unlabelled target images: "
-                             f"train({method!r}, source, target=x_target)")
-        x_t = x_s[:1]  # never used
-    else:
-        x_t = np.asarray(target, np.float32)
-        if x_t.shape[1:] != x_s.shape[1:]:
-            raise ValueError(f"target images {x_t.shape[1:]} differ in shape from source "
-                             f"{x_s.shape[1:]}: build both with standardize()")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength < 0:
-        raise ValueError(f"strength must be a number >= 0 (e.g. 0.3), got {strength!r}")
-
-    # separate generators: the source order is the same whether or not target batches are drawn
-    _rng(seed)  # validates
-    rng, rng_t = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
-    if model is None:
-        model = build_model(input_shape=x_s.shape[1:], n_classes=int(y_s.max()) + 1, seed=seed)
-    else:
-        keras.utils.set_random_seed(int(seed))
-    grl = _gradient_reversal_class()()
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    if learning_rate is None:
-        learning_rate = 0.01 if optimizer == "sgd" else 1e-3
-
-    def make_optimizer():
-        if optimizer == "sgd":
-            return keras.optimizers.SGD(learning_rate, momentum=0.9)
-        return keras.optimizers.Adam(learning_rate)
-
-    opt, disc_opt = make_optimizer(), make_optimizer()
-    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    feat_vars = model.features.trainable_variables + model.label_head.trainable_variables
-    disc_vars = model.domain_head.trainable_variables
-    use_coral, use_dann = method == "coral", method == "dann"
-    w = tf.constant(float(weight), tf.float32)
-
-    has_target = target is not None
-    zero = tf.constant(0.0)
-
-    @tf.function(reduce_retracing=True)
-    def step(xs, ys, xt, lam):
-        with tf.GradientTape(persistent=True) as tape:
-            fs = model.features(xs, training=True)
-            logits_s = model.label_head(fs, training=True)
-            label_loss = ce(ys, logits_s)
-            total = label_loss
-            if has_target:
-                ft = model.features(xt, training=True)
-                f_both = tf.concat([fs, ft], axis=0)
-                d_true = tf.concat([tf.ones((tf.shape(fs)[0], 1)),
-                                    tf.zeros((tf.shape(ft)[0], 1))], axis=0)
-                # the domain head sees the features through the reversal layer (DANN) or with
-                # the gradient stopped (other methods: it only watches, it changes nothing)
-                d_in = grl(f_both, strength=lam) if use_dann else tf.stop_gradient(f_both)
-                d_logit = model.domain_head(d_in, training=True)
-                domain_loss = bce(d_true, d_logit)
-                # CORAL acts on the last layer, the class scores, as Deep CORAL does
-                coral = coral_loss(logits_s, model.label_head(ft, training=True))
-                if use_coral:
-                    total = total + w * coral
-                if use_dann:
-                    total = total + domain_loss
-        opt.apply_gradients(zip(tape.gradient(total, feat_vars), feat_vars, strict=True))
-        if not has_target:
-            del tape
-            return label_loss, zero, zero, zero
-        disc_opt.apply_gradients(zip(tape.gradient(domain_loss, disc_vars), disc_vars,
-                                     strict=True))
-        del tape
-        d_acc = tf.reduce_mean(tf.cast(tf.equal(tf.cast(d_logit > 0, tf.float32), d_true),
-                                       tf.float32))
-        return label_loss, domain_loss, d_acc, coral
-
-    n_steps = int(math.ceil(len(x_s) / batch_size))
-    total_steps = epochs * n_steps
-    logged = ("label_loss", "domain_loss", "domain_acc", "coral") if has_target else ("label_loss",)
-    history = {k: [] for k in (*logged, "strength")}
-    if monitor is not None:
-        history["monitor_acc"] = []
-    t_order = rng_t.permutation(len(x_t))
-    t_pos = 0
-    for epoch in range(epochs):
-        order = rng.permutation(len(x_s))
-        sums = np.zeros(4)
-        for i in range(n_steps):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            if t_pos + len(idx) > len(x_t):
-                t_order, t_pos = rng_t.permutation(len(x_t)), 0
-            t_idx = t_order[t_pos:t_pos + len(idx)]
-            t_pos += len(idx)
-            progress = (epoch * n_steps + i) / max(total_steps - 1, 1)
-            lam = float(strength) * (dann_schedule(progress) if ramp else 1.0)
-            if optimizer == "sgd":  # DANN's annealing: lr / (1 + 10 p) ** 0.75
-                for o in (opt, disc_opt):
-                    o.learning_rate.assign(learning_rate / (1.0 + 10.0 * progress) ** 0.75)
-            out = step(tf.constant(x_s[idx]), tf.constant(y_s[idx]), tf.constant(x_t[t_idx]),
-                       tf.constant(lam, tf.float32))
-            sums += [float(v) for v in out]
-        for key, value in zip(logged, sums / n_steps, strict=False):
-            history[key].append(float(value))
-        history["strength"].append(float(lam))
-        if monitor is not None:
-            history["monitor_acc"].append(accuracy(model, *monitor))
-        if verbose:
-            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
-                f"{k} {v[-1]:.3f}" for k, v in history.items()))
-    return model, history
-
-
+# --------------------------------------------------------------------------- few labels
 def few_label_curve(model: DomainModel, target: Domain, budgets=(1, 5, 10, 50), *,
                     steps: int = 150, learning_rate: float = 3e-4, batch_size: int = 32,
                     seed: int = 0, from_scratch: bool = False) -> list:
@@ -569,11 +324,8 @@ def few_label_curve(model: DomainModel, target: Domain, budgets=(1, 5, 10, 50), 
     labelled images come from the target's training split (:func:`per_class`, ``seed``),
     the score from its test split. ``model`` itself is left untouched.
     """
-    import keras
-    import tensorflow as tf
-
     if not isinstance(model, DomainModel):
-        raise ValueError("model must be a DomainModel, as train() returns")
+        raise ValueError("model must be a DomainModel, as build_model() gives")
     if not isinstance(target, Domain):
         raise ValueError("target must be a Domain, as build_domains() gives")
     budgets = list(budgets)
@@ -724,3 +476,116 @@ def imagenet_features(net, images, batch: int = 500, cache: bool = True) -> np.n
     if not cache:
         return compute()
     return assets.cached_array(path, compute, f"{net.name} features of {len(images)} images")
+
+
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
+
+
+# Defined in notebooks/06_domain_adaptation.ipynb, section "2. Source-only: measuring the gap"
+def make_train_step(model, method, optimizer, domain_optimizer, weight=10.0):
+    """One update of ``model`` (a domain.DomainModel) for ``method``: "source_only", "coral" or
+    "dann". Returns ``step(xs, ys, xt, strength)``; ``xt`` may be None (no target)."""
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    reversal = GradientReversal() if method == "dann" else None
+    main_vars = model.features.trainable_variables + model.label_head.trainable_variables
+    head_vars = model.domain_head.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def step(xs, ys, xt, strength):
+        logs = {}
+        with tf.GradientTape(persistent=True) as tape:
+            fs = model.features(xs, training=True)
+            scores_s = model.label_head(fs, training=True)
+            total = logs["label_loss"] = ce(ys, scores_s)
+            if xt is not None:
+                ft = model.features(xt, training=True)
+                both = tf.concat([fs, ft], axis=0)
+                is_source = tf.concat([tf.ones_like(fs[:, :1]), tf.zeros_like(ft[:, :1])], axis=0)
+                seen = reversal(both, strength) if method == "dann" else tf.stop_gradient(both)
+                domain_logits = model.domain_head(seen, training=True)
+                logs["domain_loss"] = bce(is_source, domain_logits)
+                if method == "coral":   # Deep CORAL aligns the last layer: the class scores
+                    logs["coral"] = coral_loss(scores_s, model.label_head(ft, training=True))
+                    total += weight * logs["coral"]
+                if method == "dann":
+                    total += logs["domain_loss"]
+        optimizer.apply_gradients(zip(tape.gradient(total, main_vars), main_vars, strict=True))
+        if xt is not None:
+            head_grads = tape.gradient(logs["domain_loss"], head_vars)
+            domain_optimizer.apply_gradients(zip(head_grads, head_vars, strict=True))
+            hits = tf.equal(tf.cast(domain_logits > 0, tf.float32), is_source)
+            logs["domain_acc"] = tf.reduce_mean(tf.cast(hits, tf.float32))
+        return logs
+
+    return step
+
+
+# Defined in notebooks/06_domain_adaptation.ipynb, section "2. Source-only: measuring the gap"
+def dann_schedule(progress, gamma=10.0):
+    """DANN's ramp: 0 at progress 0, close to 1 at progress 1."""
+    return 2.0 / (1.0 + np.exp(-gamma * progress)) - 1.0
+
+
+def train(method, model, source, target=None, *, epochs=10, batch_size=64, optimizer="sgd",
+          learning_rate=0.01, weight=10.0, strength=0.5, seed=0):
+    """Train ``model`` with ``method`` on ``source = (x, y)`` and the unlabelled ``target``
+    images; ``seed`` fixes the order of the batches. Returns ``(model, history)``."""
+    x_s, y_s = np.asarray(source[0], np.float32), np.asarray(source[1], np.int64)
+    make = {"sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9),
+            "adam": lambda: keras.optimizers.Adam(learning_rate)}[optimizer]
+    opt, domain_opt = make(), make()
+    step = make_train_step(model, method, opt, domain_opt, weight)
+    rng_s, rng_t = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    n_steps = -(-len(x_s) // batch_size)
+    t_order, t_pos = (None, 0) if target is None else (rng_t.permutation(len(target)), 0)
+    history = {}
+    for epoch in range(epochs):
+        order, logs = rng_s.permutation(len(x_s)), []
+        for i in range(n_steps):
+            p = (epoch * n_steps + i) / max(epochs * n_steps - 1, 1)   # training progress
+            lam = strength * dann_schedule(p)
+            if optimizer == "sgd":
+                for o in (opt, domain_opt):
+                    o.learning_rate.assign(learning_rate / (1 + 10 * p) ** 0.75)
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            xt = None
+            if target is not None:
+                if t_pos + len(idx) > len(target):   # a new pass over the target images
+                    t_order, t_pos = rng_t.permutation(len(target)), 0
+                xt, t_pos = target[t_order[t_pos:t_pos + len(idx)]], t_pos + len(idx)
+            logs.append(step(x_s[idx], y_s[idx], xt, tf.constant(lam, tf.float32)))
+        for key in logs[0]:
+            history.setdefault(key, []).append(float(np.mean([log[key] for log in logs])))
+        history.setdefault("strength", []).append(float(lam))
+    return model, history
+
+
+# Defined in notebooks/06_domain_adaptation.ipynb, section "5. CORAL: align the second-order statistics"
+def coral_loss(source_out, target_out):
+    """Deep CORAL: squared Frobenius distance between the covariance matrices of two batches
+    ``(n, d)``, divided by ``4 d^2``."""
+    def covariance(x):
+        x = x - tf.reduce_mean(x, axis=0, keepdims=True)
+        return tf.matmul(x, x, transpose_a=True) / tf.cast(tf.shape(x)[0] - 1, x.dtype)
+
+    source_out = tf.convert_to_tensor(source_out, tf.float32)
+    target_out = tf.convert_to_tensor(target_out, tf.float32)
+    d = tf.cast(tf.shape(source_out)[1], tf.float32)
+    return tf.reduce_sum(tf.square(covariance(source_out) - covariance(target_out))) / (4 * d * d)
+
+
+# Defined in notebooks/06_domain_adaptation.ipynb, section "6. DANN: features that cannot tell the domains apart"
+@tf.custom_gradient
+def reverse_gradient(x, strength):
+    def backward(dy):   # flip and scale; the strength itself gets no gradient
+        return -strength * dy, tf.zeros_like(strength)
+
+    return tf.identity(x), backward
+
+
+class GradientReversal(keras.layers.Layer):
+    """Identity forward; multiplies the gradient by ``-strength`` backward."""
+
+    def call(self, x, strength=1.0):
+        return reverse_gradient(x, tf.cast(strength, x.dtype))
