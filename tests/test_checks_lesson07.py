@@ -111,3 +111,22 @@ def test_levels_check_recomputes_from_the_model(level_root):
     for guess in (..., {0.0: 0.0, 1 / 3: 1 / 3, 2 / 3: 2 / 3, 1.0: 1.0}, [0.1, 0.3, 0.6, 0.9],
                   {0.0: 0.2, 1.0: 0.8}, {k: v + 0.05 for k, v in means.items()}):
         assert not lesson07.check_levels(guess, model, level_root, 16)
+
+
+def test_levels_check_predicts_once_per_model_state(level_root):
+    import keras
+
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.layers[-1].set_weights([np.array([[0.0, 0.01]] * 3), np.array([0.0, -1.2])])
+    calls = []
+    predict = model.predict
+    model.predict = lambda *a, **k: calls.append(1) or predict(*a, **k)
+    means = lesson07._level_means(model, __import__("tlcourse").imagefolders.level_folders(
+        level_root), 16)
+    assert lesson07.check_levels(means, model, level_root, 16)
+    assert not lesson07.check_levels({k: v + 0.05 for k, v in means.items()}, model, level_root, 16)
+    assert len(calls) == 4  # one prediction per folder, shared by the three calls
+    model.layers[-1].set_weights([np.array([[0.0, -0.01]] * 3), np.array([0.0, 1.2])])
+    assert not lesson07.check_levels(means, model, level_root, 16)  # new weights: new means
+    assert len(calls) == 8

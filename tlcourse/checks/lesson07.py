@@ -116,12 +116,38 @@ def check_precision_choice(threshold, y_val, p_val, y_test, p_test, target: floa
     return ok
 
 
+_LEVEL_MEANS: dict = {}  # the last model's means: checking a second answer predicts nothing again
+
+
+def _level_means(model, folders: dict, size: int) -> dict:
+    """Mean output 1 of ``model`` over each folder's images; recomputed whenever the model,
+    its weights, the folders or the size differ from the last call."""
+    import hashlib
+
+    import keras
+
+    digest = hashlib.sha1()
+    for w in model.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    stamp = tuple(sorted((k, str(v), v.stat().st_mtime_ns if v.is_dir() else None)
+                         for k, v in folders.items()))  # a folder that changes is read again
+    key = (id(model), digest.hexdigest(), stamp, size)
+    if key not in _LEVEL_MEANS:
+        means = {}
+        for level, folder in folders.items():
+            ds = keras.utils.image_dataset_from_directory(folder, labels=None,
+                                                          image_size=(size, size),
+                                                          shuffle=False, verbose=False)
+            means[level] = float(np.mean(model.predict(ds, verbose=0)[:, 1]))
+        _LEVEL_MEANS.clear()
+        _LEVEL_MEANS[key] = means
+    return dict(_LEVEL_MEANS[key])
+
+
 def check_levels(answer, model, root, size: int) -> bool:
     """Exercise 4 of lesson 07: the mean predicted defect probability (``model``'s output 1)
     of the cells at each of the four expert levels, in the folders of
     :func:`tlcourse.imagefolders.level_folders` under ``root``, read at ``size`` pixels."""
-    import keras
-
     from .. import imagefolders
 
     folders = imagefolders.level_folders(root)
@@ -129,11 +155,7 @@ def check_levels(answer, model, root, size: int) -> bool:
         return check("Exercise 4", answer, validate=lambda a: (
             f"answer must be a dict with the keys {sorted(folders)}: {{0.0: ..., 1 / 3: ..., "
             "2 / 3: ..., 1.0: ...}"))
-    expected = {}
-    for level, folder in folders.items():
-        ds = keras.utils.image_dataset_from_directory(folder, labels=None, image_size=(size, size),
-                                                      shuffle=False, verbose=False)
-        expected[level] = float(np.mean(model.predict(ds, verbose=0)[:, 1]))
+    expected = _level_means(model, folders, size)
 
     def validate(a):
         if not isinstance(a, dict) or set(a) != set(expected):
