@@ -140,7 +140,7 @@ def scores(rate):
     ((1e-4, 0.69), SWEEP),         # the test accuracy, not the validation one
     ((1e-4, 0.701), {}),           # the sweep never ran
     ((1e-4, 0.701), {1e-4: 0.701, 2e-5: 0.7}),  # fewer than 3 rates
-    ((1e-4, 0.5), {2e-5: 0.5, 1e-4: 0.5, 5e-4: 0.5}),  # values that are not measurements
+    ((1e-4, 70.1), {2e-5: 65.5, 1e-4: 70.1, 5e-4: 61.2}),  # percentages, not accuracies
     (..., SWEEP),
 ])
 def test_exercise_4_refuses(answer, sweep):
