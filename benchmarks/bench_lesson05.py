@@ -17,6 +17,7 @@ a first-run time, point TLCOURSE_CACHE at an empty folder.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -74,22 +75,30 @@ def seeded(seed: int) -> Path:
     return path
 
 
+def record(r, seed: int) -> dict:
+    """What the report needs of one run, as JSON (so runs of several invocations combine)."""
+    cell = max(r.cells_peak_mb, key=lambda c: c[1])[0] if r.cells_peak_mb else None
+    return {"seed": seed, "status": r.status, "cells_wall_s": r.cells_wall_s, "cpu_s": r.cpu_s,
+            "peak_rss_mb": r.peak_rss_mb, "peak_cell": cell, "load": list(r.load), "data": r.data}
+
+
 def report(mode: str, runs: list, load0: float) -> str:
     lines = [f"## Lesson 05: BERT sentiment with keras-hub, {mode} mode, {len(runs)} run(s)", "",
              f"{stamp()}; load average {load0:.1f} at the start ({os.cpu_count()} cores: above "
              "that, other programs competed for the CPU, wall times are inflated and the kernel's "
              "CPU seconds are the fairer figure). Command: `python benchmarks/bench_lesson05.py "
              f"--modes {mode}`. Each run: the lesson from the top in a fresh kernel, offline.", ""]
-    ok = [r for r in runs if r.ok and r.data]
-    lines += ["| seed | status | wall (s) | kernel CPU (s) | peak memory (GB, cell) | load start-end |",
-              "|---|---|---|---|---|---|"]
+    ok = [r for r in runs if r["status"] == "ok" and r["data"]]
+    lines += ["| seed | status | wall (s) | kernel CPU (s) | peak memory (GB, cell) | load start-end | note |",
+              "|---|---|---|---|---|---|---|"]
     for r in runs:
-        cell = max(r.cells_peak_mb, key=lambda c: c[1])[0] if r.cells_peak_mb else "-"
-        peak = f"{r.peak_rss_mb / 1000:.2f} ({cell})" if r.peak_rss_mb else "-"
-        lines.append(f"| {r.data.get('seed', '?')} | {r.status} | {r.cells_wall_s:.0f} | "
-                     f"{r.cpu_s:.0f} | {peak} | {r.load[0]:.1f}-{r.load[1]:.1f} |")
+        peak = f"{r['peak_rss_mb'] / 1000:.2f} ({r['peak_cell']})" if r["peak_rss_mb"] else "-"
+        lines.append(f"| {r['seed']} | {r['status']} | {r['cells_wall_s']:.0f} | "
+                     f"{r['cpu_s']:.0f} | {peak} | {r['load'][0]:.1f}-{r['load'][1]:.1f} | "
+                     f"{r.get('note', '')} |")
     if not ok:
         return "\n".join(lines)
+    ok = [type("Run", (), {"data": r["data"]}) for r in ok]
     d0 = ok[0].data
     n_tr, n_val, n_te = d0["sizes"]
     lines += ["", f"Encoder: {d0['encoder']}; data: {d0['data']}. Train / validation / test: "
@@ -102,7 +111,7 @@ def report(mode: str, runs: list, load0: float) -> str:
         lines.append(f"| {key} | " + " | ".join(f"{100 * v:.1f}%" for v in vals) +
                      f" | {100 * (max(vals) - min(vals)):.1f} pt |")
     lines += ["", "Full-mode assertions: margin = how far the measured value is from failing "
-              "(in accuracy points for accuracies, probability otherwise); the claim holds with "
+              "(as a fraction: 0.009 is 0.9 accuracy points; probability for the verdicts); the claim holds with "
               "room when the smallest margin exceeds 3x the spread.", "",
               "| assertion | margins | smallest | spread | smallest / spread |", "|---|---|---|---|---|"]
     for key in d0["margins"]:
@@ -121,17 +130,20 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", choices=["quick", "full"], default=["full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 1, 2])
     parser.add_argument("--save", type=Path, help="folder for the executed notebooks")
+    parser.add_argument("--runs", type=Path, help="JSON file of runs: earlier runs in it are "
+                        "reported with the new ones, and each new run is added to it")
     args = parser.parse_args(argv)
     for mode in args.modes:
         load0 = os.getloadavg()[0]
-        runs = []
+        runs = json.loads(args.runs.read_text()) if args.runs and args.runs.exists() else []
         for seed in args.seeds:
             keep = args.save / f"05_{mode}_seed{seed}.ipynb" if args.save else None
             r = run_notebook(seeded(seed), mode == "quick", HARVEST, save=keep)
-            r.data.setdefault("seed", seed)
             print(f"{NAME} {mode} seed {seed}: {r.status}, {r.cells_wall_s:.0f} s wall, "
                   f"{r.cpu_s:.0f} s kernel CPU, peak {r.peak_rss_mb} MB", flush=True)
-            runs.append(r)
+            runs.append(record(r, seed))
+            if args.runs:
+                args.runs.write_text(json.dumps(runs))
             text = report(mode, runs, load0)
             write_section(f"lesson05_{mode}", text)  # after every run: partial figures survive
         print(text)
