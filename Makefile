@@ -47,7 +47,7 @@ test: lint unit notebooks
 # Full mode, what learners run (offline here): the lessons named in FULL and their solutions.
 # The lessons whose full-mode claims have been rerun with margin; the others join as they are.
 FULL ?= 00_start_here 01_transfer_learning_concepts 02_freezing_layers 03_mobilenetv2_mnist 04_resnet50_imagenet \
-        06_domain_adaptation 07_your_own_images
+        05_bert_sentiment 06_domain_adaptation 07_your_own_images
 FULL_ENV := $(filter-out TLCOURSE_QUICK=1,$(TEST_ENV))
 notebooks-full: install
 	$(FULL_ENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env --durations=0 \

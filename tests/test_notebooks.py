@@ -88,7 +88,8 @@ def test_readme_badges_match_the_notebooks():
 #: writes or changes the lesson's code (the check runs it) and one decision made on validation
 #: data; numbered sections; Summary, Going further and Credits each a cell of its own.
 EXERCISE_RULES = ["01_transfer_learning_concepts.ipynb", "02_freezing_layers.ipynb", "03_mobilenetv2_mnist.ipynb",
-                  "04_resnet50_imagenet.ipynb", "06_domain_adaptation.ipynb", "07_your_own_images.ipynb"]
+                  "04_resnet50_imagenet.ipynb", "05_bert_sentiment.ipynb", "06_domain_adaptation.ipynb",
+                  "07_your_own_images.ipynb"]
 #: lessons where nothing is trained or chosen, so no exercise can decide on validation data
 NO_VALIDATION_DECISION = {"04_resnet50_imagenet.ipynb": "prediction only: no model is trained"}
 KINDS = ("write code", "change code", "decide on validation", "read and reason")

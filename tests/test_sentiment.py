@@ -160,32 +160,13 @@ def test_mean_head_reads_the_masked_mean(preset, pre):
     assert np.allclose(np.asarray(model(x, training=False)), wanted, atol=1e-5)
 
 
-def test_warmup_cosine_schedule():
-    sched = S.warmup_cosine(3e-5, 100, 0.1)
-    lr = [float(sched(s)) for s in (0, 5, 10, 55, 100)]
-    assert lr[0] == pytest.approx(0.0)
-    assert lr[1] == pytest.approx(1.5e-5, rel=1e-3)
-    assert lr[2] == pytest.approx(3e-5, rel=1e-3)
-    assert lr[3] == pytest.approx(1.5e-5, rel=1e-2)
-    assert lr[4] == pytest.approx(0.0, abs=1e-9)
-    assert float(S.warmup_cosine(1e-3, 10, 0.0)(0)) == pytest.approx(1e-3)
-    for bad in [dict(peak=3), dict(total_steps=1), dict(warmup_share=1.0)]:
-        kwargs = dict(peak=3e-5, total_steps=100, warmup_share=0.1) | bad
-        with pytest.raises(ValueError):
-            S.warmup_cosine(**kwargs)
-
-
-def test_compile_excludes_bias_and_layernorm_from_weight_decay(preset):
-    model = S.compile_for_finetuning(S.build_classifier(preset), total_steps=10)
-    opt = model.optimizer
-    assert isinstance(opt, keras.optimizers.AdamW) and opt.weight_decay == pytest.approx(0.01)
-    names = {v.path: v for v in model.trainable_variables}
-    bias = next(v for p, v in names.items() if p.endswith("bias"))
-    gamma = next(v for p, v in names.items() if p.endswith("gamma"))
-    kernel = next(v for p, v in names.items() if p.endswith("kernel"))
-    opt.build(model.trainable_variables)
-    assert not opt._use_weight_decay(bias) and not opt._use_weight_decay(gamma)
-    assert opt._use_weight_decay(kernel)
+def _fit(model, features, labels, epochs, batch_size=8, lr=1e-2):
+    """Plain Keras training on the pipeline (the lesson writes its own recipe)."""
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ds = S.make_dataset(features, labels, batch_size, shuffle=True, seed=0)
+    model.fit(ds, epochs=epochs, verbose=0)
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -194,32 +175,18 @@ def trained(preset, pre):
     model = S.build_classifier(preset)
     texts = (GOOD + BAD) * 4
     labels = np.array(([1] * len(GOOD) + [0] * len(BAD)) * 4)
-    result = S.finetune(model, S.encode(pre, texts), labels, epochs=8, batch_size=8,
-                        peak_lr=1e-2, verbose=0)
-    return model, result
+    return _fit(model, S.encode(pre, texts), labels, epochs=8)
 
 
-def test_finetune_learns_a_toy_task(trained, pre):
-    model, result = trained
-    assert result.steps == 8 * 8
-    assert len(result.history["loss"]) == 1
-    assert result.seconds > 0 and result.seconds_per_step > 0
-    assert len(result.step_times) == len(result.losses) == result.steps
-    probs = S.predict_proba(model, S.encode(pre, GOOD + BAD))
+def test_trained_classifier_learns_a_toy_task(trained, pre):
+    probs = S.predict_proba(trained, S.encode(pre, GOOD + BAD))
     acc = (probs.argmax(1) == np.array([1] * len(GOOD) + [0] * len(BAD))).mean()
     assert acc >= 0.9
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
-def test_finetune_releases_the_training_state_and_can_train_again(trained, pre):
-    model, _ = trained
-    assert model.optimizer is None and model.train_function is None  # AdamW moments freed
-    with pytest.raises(ValueError, match="compile"):  # plain fit asks for compile() again
-        model.fit(S.make_dataset(S.encode(pre, GOOD), np.ones(len(GOOD), int), 4), verbose=0)
-
-
 def test_predict_proba_matches_the_unbatched_model_in_input_order(trained, pre):
-    model, _ = trained
+    model = trained
     texts = ["the plot was very awful", "good", "a great film", "bad"]
     f = S.encode(pre, texts)
     batched = S.predict_proba(model, f, batch_size=2)
@@ -228,22 +195,8 @@ def test_predict_proba_matches_the_unbatched_model_in_input_order(trained, pre):
     assert np.allclose(batched, one_by_one, atol=1e-5)
 
 
-def test_finetune_max_steps_and_bad_input(preset, pre):
-    model = S.build_classifier(preset)
-    f = S.encode(pre, GOOD + BAD)
-    y = np.array([1] * 8 + [0] * 8)
-    assert S.finetune(model, f, y, epochs=3, batch_size=4, max_steps=5, verbose=0).steps == 5
-    before = S.predict_proba(model, f)  # a second finetune compiles afresh and trains on
-    assert S.finetune(model, f, y, batch_size=4, max_steps=2, peak_lr=1e-3, verbose=0).steps == 2
-    assert model.optimizer is None and not np.allclose(S.predict_proba(model, f), before)
-    with pytest.raises(ValueError):
-        S.finetune(model, f, y, epochs=0)
-    with pytest.raises(ValueError):
-        S.finetune(model, f, y[:3])
-
-
 def test_save_and_reload_in_safe_mode_with_its_preprocessor(trained, pre, tmp_path):
-    model, _ = trained
+    model = trained
     path = S.save_classifier(model, pre, tmp_path / "sentiment.keras")
     assert model.preprocessor is None  # attached only while saving
     again = S.load_classifier(path)
@@ -262,7 +215,7 @@ def test_save_and_reload_in_safe_mode_with_its_preprocessor(trained, pre, tmp_pa
 
 
 def test_classify_and_confident_mistakes(trained, pre):
-    model, _ = trained
+    model = trained
     table = S.classify(model, ["a very good film", "awful plot"], pre)
     assert table["verdict"].tolist() == ["fresh", "rotten"]
     with pytest.raises(ValueError, match="preprocessor"):
@@ -280,7 +233,7 @@ def test_classify_and_confident_mistakes(trained, pre):
 
 
 def test_sentence_box_wraps_classify(trained, pre):
-    model, _ = trained
+    model = trained
     ui = S.sentence_box(model, pre)
     ui.text.value = "a very good film"  # Enter in the box
     ui.button.click()
@@ -351,25 +304,23 @@ def test_fit_best_logreg_on_texts_and_features():
         S.fit_best_logreg(x, yy, x, yy, cs=(0.0,))
 
 
-def test_warm_start_head_reproduces_the_linear_probe(preset, pre):
-    from sklearn.linear_model import LogisticRegression
-
+def test_embed_traces_its_pooling_once_per_encoder(preset):
     from tlcourse import text
 
     model = S.build_classifier(preset)
     tok = keras_hub.models.BertTokenizer.from_preset(preset)
     encoder = text.TextEncoder("tiny", preset, model.backbone, tok, "offline", "tiny BERT")
-    texts = GOOD + BAD
-    y = np.array([1] * len(GOOD) + [0] * len(BAD))
-    feats = encoder.embed(texts, sequence_length=12, progress=False)
-    probe = LogisticRegression(C=100.0, max_iter=2000).fit(feats, y)
-    S.warm_start_head(model, probe)
-    probs = S.predict_proba(model, S.encode(pre, texts))
-    assert np.allclose(probs, probe.predict_proba(feats), atol=1e-4)
-    # embed() traces its pooling function once per encoder, not once per call
-    encoder.embed(texts[:3], sequence_length=12, progress=False)
+    feats = encoder.embed(GOOD + BAD, sequence_length=12, progress=False)
+    assert feats.shape == (len(GOOD + BAD), 16)
+    encoder.embed(GOOD[:3], sequence_length=12, progress=False)
     assert encoder.__dict__["_pooled"].experimental_get_tracing_count() <= 2
-    with pytest.raises(ValueError, match="LogisticRegression"):
-        S.warm_start_head(model, object())
-    with pytest.raises(ValueError, match="shape"):
-        S.warm_start_head(model, LogisticRegression().fit(feats[:, :3], y))
+
+
+def test_build_classifier_in_mixed_bfloat16(preset, pre):
+    model = S.build_classifier(preset, dtype="mixed_bfloat16")
+    assert model.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert all(w.dtype == "float32" for w in model.weights)  # weights stay float32
+    probs = S.predict_proba(model, S.encode(pre, GOOD))
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(1), 1.0, atol=1e-2)
+    with pytest.raises(ValueError, match="dtype"):
+        S.build_classifier(preset, dtype="float16")

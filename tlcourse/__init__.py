@@ -12,7 +12,7 @@ Modules, by purpose:
     layers     layer tables, parameter counts, freezing
     plot       histories, image grids, top-k bars, confusion matrices, embeddings
     exercises  the self-check every exercise is built on
-    checks     one module of exercise checks per rewritten lesson (lesson01, lesson02, lesson03, lesson04, lesson07)
+    checks     one module of exercise checks per lesson (lesson01 to lesson07, lesson00 has none)
     install    what a runtime lacks (the Colab cell) and the offline stand-ins, installed with pip
     imagefolders  class folders of images: the solar cells of lesson 07, and a folder check
     course     the lesson list, badges and the Colab cell
@@ -20,7 +20,7 @@ Modules, by purpose:
     freezing   MobileNetV2 blocks, freeze_report and the freeze explorer (lesson 02)
     features   cached feature extraction, clean cuts, and lesson 03's saved training loop
     vision     OpenCV input, Grad-CAM, predict-your-own-image (lesson 04)
-    sentiment  sequence lengths, dynamic padding, fine-tuning recipe (lesson 05)
+    sentiment  sequence lengths, dynamic padding, the classifier and its safe-mode save (lesson 05)
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)
     efficientnet_lite, torchfile  the EfficientNet-Lite0 port and its torch-free weight reader
 """

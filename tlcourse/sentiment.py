@@ -1,16 +1,16 @@
-"""Sentiment classification with a pretrained BERT-family encoder: the logic of lesson 05.
+"""Sentiment classification with a pretrained BERT-family encoder: lesson 05's infrastructure.
 
-Introduced in lesson 05 (BERT sentiment with keras-hub). The lesson imports these pieces so
-that its cells stay short and the recipe is tested once, here:
+Introduced in lesson 05 (BERT sentiment with keras-hub). The fine-tuning recipe itself
+(AdamW, warm-up and cosine decay, clipping, the warm-started head, compile, fit) is written
+in the lesson's cells; this module holds what those cells stand on:
 
 * sequence lengths: :func:`token_lengths`, :func:`truncated_share`,
   :func:`length_for_coverage`, :func:`length_table`;
 * a length-bucketed, dynamically padded ``tf.data`` pipeline: :func:`encode`,
   :func:`make_dataset`, :func:`predict_proba`;
-* the fine-tuning recipe (AdamW, linear warm-up then cosine decay): :func:`build_classifier`
-  (pretrained, or its randomly initialised twin), :func:`warm_start_head`,
-  :func:`compile_for_finetuning`, :func:`finetune`, :func:`save_classifier`,
-  :func:`load_classifier`;
+* the classifier the lesson fine-tunes (a keras-hub task, so that it saves with its
+  preprocessor): :func:`build_classifier` (pretrained, or its randomly initialised twin),
+  :func:`save_classifier`, :func:`load_classifier` (safe mode);
 * baselines and frozen features cached on disk: :func:`fit_best_logreg`,
   :func:`cached_embeddings`;
 * error analysis and the sentence box: :func:`confident_mistakes`, :func:`classify`,
@@ -22,8 +22,6 @@ TensorFlow and keras-hub are imported inside the functions that need them.
 from __future__ import annotations
 
 import hashlib
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -205,7 +203,7 @@ def predict_proba(model, features, batch_size: int = 64) -> np.ndarray:
     finally:
         if attached is not None:
             model.preprocessor = attached
-    probs = np.asarray(keras.ops.softmax(logits, axis=-1))
+    probs = np.asarray(keras.ops.softmax(np.asarray(logits, dtype=np.float32), axis=-1))
     out = np.empty_like(probs)
     out[order] = probs
     return out
@@ -251,6 +249,7 @@ def fit_best_logreg(x_train, y_train, x_val, y_val, cs=(0.25, 1.0, 4.0, 16.0),
 
 # --------------------------------------------------------------------------- models
 POOLINGS = ("mean", "cls")
+DTYPES = ("float32", "mixed_bfloat16")
 _MEAN_TASK = []  # the keras-hub task class below, defined on first use (keras-hub is heavy)
 
 
@@ -277,16 +276,18 @@ def _mean_task_class():
             backbone.get_layer("pooled_dense").trainable = False
             self.output_dropout = keras.layers.Dropout(
                 dropout, dtype=backbone.dtype_policy, name="classifier_dropout")
+            # the pooling and the head compute in float32 whatever the backbone's policy: under
+            # mixed_bfloat16 a mean of bfloat16 vectors and bfloat16 logits lose digits
             self.output_dense = keras.layers.Dense(
                 num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-                dtype=backbone.dtype_policy, name="logits")
+                dtype="float32", name="logits")
             inputs = backbone.input
-            tokens = backbone(inputs)["sequence_output"]
-            mask = keras.ops.cast(keras.ops.expand_dims(inputs["padding_mask"], -1), tokens.dtype)
+            tokens = keras.ops.cast(backbone(inputs)["sequence_output"], "float32")
+            mask = keras.ops.cast(keras.ops.expand_dims(inputs["padding_mask"], -1), "float32")
             pooled = keras.ops.sum(tokens * mask, axis=1) / keras.ops.maximum(
                 keras.ops.sum(mask, axis=1), 1.0)
             outputs = self.output_dense(self.output_dropout(pooled))
-            kwargs.setdefault("compile", False)  # compile_for_finetuning() compiles it
+            kwargs.setdefault("compile", False)  # the lesson compiles it with its own recipe
             super().__init__(inputs=inputs, outputs=outputs, **kwargs)
             self.num_classes = num_classes
             self.dropout = dropout
@@ -301,7 +302,7 @@ def _mean_task_class():
 
 
 def build_classifier(preset: str, num_classes: int = 2, pretrained: bool = True,
-                     pooling: str = "mean", dropout: float = 0.1):
+                     pooling: str = "mean", dropout: float = 0.1, dtype: str = "float32"):
     """A keras-hub BERT text classifier on ``preset`` (a preset name or a checkpoint folder,
     e.g. ``encoder.preset``), without a preprocessor (feed it :func:`make_dataset`); it
     outputs logits, and ``model.backbone`` is its ``BertBackbone``.
@@ -313,7 +314,11 @@ def build_classifier(preset: str, num_classes: int = 2, pretrained: bool = True,
       position through the checkpoint's pooler (a tanh dense layer).
 
     ``pretrained=False`` builds the same architecture with random weights (keras-hub's
-    ``load_weights=False``): the twin that shows what pretraining buys.
+    ``load_weights=False``): the twin to compare with.
+
+    ``dtype`` is a Keras dtype policy for the whole network: ``"float32"``, or
+    ``"mixed_bfloat16"`` (weights in float32, arithmetic in bfloat16: faster on CPUs with
+    AVX512_BF16 or AMX, and on recent GPUs).
     """
     import keras_hub
 
@@ -326,43 +331,15 @@ def build_classifier(preset: str, num_classes: int = 2, pretrained: bool = True,
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a rate from 0 to below 1, e.g. 0.1; got {dropout!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if pooling == "cls":
         return keras_hub.models.BertTextClassifier.from_preset(
             preset, num_classes=num_classes, preprocessor=None, load_weights=pretrained,
-            dropout=dropout)
-    backbone = keras_hub.models.BertBackbone.from_preset(preset, load_weights=pretrained)
+            dropout=dropout, dtype=dtype)
+    backbone = keras_hub.models.BertBackbone.from_preset(preset, load_weights=pretrained,
+                                                         dtype=dtype)
     return _mean_task_class()(backbone, num_classes, dropout=dropout)
-
-
-def warm_start_head(model, logreg):
-    """Copy a scikit-learn logistic regression fitted on the model's own pooled features
-    (``encoder.embed`` at the same sequence length, section 4 of the lesson) into the
-    classifier's ``logits`` layer, so fine-tuning starts from the linear probe's answers
-    instead of a random head ("linear probing, then fine-tuning"). Returns the model.
-
-    The binary regression's ``w . x + b`` becomes the logits ``(-(w . x + b) / 2, (w . x + b)
-    / 2)``, whose softmax is exactly the regression's probabilities."""
-    clf = logreg[-1] if hasattr(logreg, "steps") else logreg
-    coef = getattr(clf, "coef_", None)
-    if coef is None or not hasattr(clf, "intercept_"):
-        raise ValueError("logreg must be a fitted scikit-learn LogisticRegression (or a "
-                         "pipeline ending in one), e.g. from fit_best_logreg()")
-    if hasattr(logreg, "steps") and len(logreg.steps) > 1:
-        raise ValueError("logreg must work on the raw pooled features: a pipeline with a "
-                         "transformer before the regression cannot be copied into the head")
-    try:
-        dense = model.get_layer("logits")
-    except ValueError:
-        raise ValueError("model has no 'logits' layer: use build_classifier()") from None
-    width, classes = dense.kernel.shape
-    if classes != 2 or coef.shape != (1, width):
-        raise ValueError(f"expected a binary regression on {width} features for a 2-class head, "
-                         f"got coefficients of shape {coef.shape} and {classes} classes")
-    w = coef[0].astype("float32") / 2
-    b = float(clf.intercept_[0]) / 2
-    dense.kernel.assign(np.stack([-w, w], axis=1))
-    dense.bias.assign(np.array([-b, b], dtype="float32"))
-    return model
 
 
 def save_classifier(model, preprocessor, path):
@@ -401,132 +378,6 @@ def load_classifier(path):
         raise ValueError(f"{path} is not a saved .keras file: save one with save_classifier()")
     _mean_task_class()  # registers the lesson's classifier class with Keras
     return keras.models.load_model(path, safe_mode=True, compile=False)
-
-
-def warmup_cosine(peak: float, total_steps: int, warmup_share: float = 0.1):
-    """Learning-rate schedule: linear warm-up from 0 to ``peak`` over the first
-    ``warmup_share`` of the steps, then cosine decay to 0 (Keras' ``CosineDecay``)."""
-    import keras
-
-    if not isinstance(peak, float) or not 0 < peak < 1:
-        raise ValueError(f"peak must be a small positive float such as 3e-5, got {peak!r}")
-    total_steps = _positive_int("total_steps", total_steps, 2)
-    if not isinstance(warmup_share, float) or not 0 <= warmup_share < 1:
-        raise ValueError(f"warmup_share must be a float in [0, 1), e.g. 0.1; got {warmup_share!r}")
-    warmup = int(round(warmup_share * total_steps))
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else peak, decay_steps=max(total_steps - warmup, 1),
-        warmup_target=peak if warmup else None, warmup_steps=warmup)
-
-
-def compile_for_finetuning(model, total_steps: int, peak_lr: float = 3e-5,
-                           warmup_share: float = 0.1, weight_decay: float = 0.01,
-                           jit_compile: bool = False, run_eagerly: bool = False):
-    """Compile ``model`` with the usual BERT fine-tuning recipe: AdamW with decoupled weight
-    decay (not applied to biases and LayerNorm scales), warm-up then cosine decay, gradient
-    clipping at norm 1, sparse cross-entropy on logits. Returns the model.
-
-    ``jit_compile`` is off by default: XLA compiles the step again for every new batch
-    shape, and dynamic padding makes many shapes (measured on a 2-core CPU: much slower).
-    ``run_eagerly=True`` skips tracing the training step into a graph: on a CPU the trace of
-    a 6-layer BERT costs about 20 s once, worth it for hundreds of steps but not for a few
-    dozen (quick mode)."""
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model (from build_classifier), got "
-                        f"{type(model).__name__}")
-    opt = keras.optimizers.AdamW(learning_rate=warmup_cosine(peak_lr, total_steps, warmup_share),
-                                 weight_decay=weight_decay, clipnorm=1.0)
-    opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=opt,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=jit_compile, run_eagerly=run_eagerly)
-    return model
-
-
-@dataclass
-class FitResult:
-    """What :func:`finetune` measured: the Keras history, the number of steps, the wall-clock
-    seconds (first step, which traces the graph, included), the median seconds of a step
-    after the first three, and per step the time and the running mean of the loss."""
-
-    history: dict
-    steps: int
-    seconds: float
-    seconds_per_step: float
-    step_times: list = field(default_factory=list)
-    losses: list = field(default_factory=list)
-
-
-class _StepTimer:
-    """A Keras callback that times training steps after the first ``skip`` (tracing)."""
-
-    def __new__(cls, skip=3):
-        import keras
-
-        class Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.times, self.losses, self._t = [], [], None
-
-            def on_train_batch_begin(self, batch, logs=None):
-                self._t = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                self.times.append(time.perf_counter() - self._t)
-                if logs and "loss" in logs:
-                    self.losses.append(float(logs["loss"]))
-
-            def steady(self):
-                t = self.times[skip:] or self.times
-                return float(np.median(t)) if t else float("nan")
-
-        return Timer()
-
-
-def finetune(model, features, labels, epochs: int = 1, batch_size: int = 32,
-             peak_lr: float = 3e-5, warmup_share: float = 0.1, seed: int = 0,
-             max_steps: int | None = None, verbose: int = 1, jit_compile: bool = False,
-             run_eagerly: bool = False) -> FitResult:
-    """Fine-tune ``model`` on ``(features, labels)`` with :func:`compile_for_finetuning` and
-    the length-bucketed pipeline; ``max_steps`` caps the number of steps (quick mode,
-    equal budgets). Returns a :class:`FitResult` (history, steps, seconds per step).
-
-    Afterwards the optimizer's state and the traced training step are released (they hold
-    hundreds of MB): the trained model predicts and saves as before."""
-    import math
-
-    features, n = _features(features)
-    y = _labels(labels, n)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
-    steps = math.ceil(n / batch_size) * epochs
-    if max_steps is not None:
-        steps = min(steps, _positive_int("max_steps", max_steps, 2))
-    compile_for_finetuning(model, steps, peak_lr, warmup_share, jit_compile=jit_compile,
-                           run_eagerly=run_eagerly)
-    ds = make_dataset(features, y, batch_size, shuffle=True, seed=seed).repeat().take(steps)
-    timer = _StepTimer()
-    start = time.perf_counter()
-    hist = model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=verbose, callbacks=[timer],
-                     shuffle=False)  # make_dataset shuffles; Keras cannot shuffle a Dataset
-    seconds = time.perf_counter() - start
-    _release_training_state(model)
-    return FitResult(hist.history, steps, seconds, timer.steady(), timer.times, timer.losses)
-
-
-def _release_training_state(model) -> None:
-    """Free what only training needs once :func:`finetune` is done: AdamW's two moments per
-    weight and the traced training step (measured with MiniLM: about 0.3 GB per model). The
-    model still predicts and saves; ``model.fit`` asks for ``compile()`` again, and
-    :func:`finetune` compiles afresh anyway (every call starts with a new optimizer)."""
-    import gc
-
-    model.optimizer = None
-    model.train_function = None
-    model.compiled = False
-    gc.collect()
 
 
 # --------------------------------------------------------------------------- frozen features
