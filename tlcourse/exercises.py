@@ -87,3 +87,19 @@ def check(exercise: str, answer, expected=None, *, validate=None, tol: float = 0
         message += f" Hint: {hint}"
     print(message)
     return False
+
+
+def numbered(lesson: str, *exercises):
+    """The ``check(N, answer, ...)`` of a lesson whose Exercise N is checked by
+    ``exercises[N - 1]``; the lesson's data a check needs follow the answer."""
+    found = dict(enumerate(exercises, start=1))
+
+    def check(number: int, answer, *context) -> bool:
+        if isinstance(number, bool) or number not in found:
+            raise ValueError(f"lesson {lesson} has Exercises 1 to {len(found)}, got {number!r}")
+        return found[number](answer, *context)
+
+    check.__doc__ = (f"``check(N, answer, ...)``: the self-check of lesson {lesson}'s Exercise N "
+                     f"(1-{len(found)}), with the lesson's data it needs after the answer "
+                     "(see ``exercise_N``).")
+    return check

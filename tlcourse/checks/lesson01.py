@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises import check as _check
+from ..exercises import numbered
 
 #: Exercise 6: the kinds of transfer of the three scenarios, in order
 KINDS = ("domain adaptation", "self-supervised", "sequential")
@@ -225,11 +226,4 @@ def exercise_6(answer) -> bool:
                   hint="no target labels; labels made from the data itself; several stages")
 
 
-def check(number: int, answer, *context) -> bool:
-    """``check(N, answer, ...)``: the self-check of lesson 01's Exercise N (1-6), with the
-    lesson's data it needs after the answer (see ``exercise_N``)."""
-    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4, 5: exercise_5,
-             6: exercise_6}
-    if isinstance(number, bool) or number not in found:
-        raise ValueError(f"lesson 01 has Exercises 1 to 6, got {number!r}")
-    return found[number](answer, *context)
+check = numbered("01", exercise_1, exercise_2, exercise_3, exercise_4, exercise_5, exercise_6)

@@ -8,6 +8,7 @@ solutions notebook calls the same functions.
 from __future__ import annotations
 
 from ..exercises import check as _check
+from ..exercises import numbered
 
 #: Exercise 2: the unit ``layers.freeze(base, first_n=20)`` cuts in two, and the base's
 #: trainable parameters after it (MobileNetV2, as the lesson loads it)
@@ -159,10 +160,4 @@ def exercise_5(answer, summary, test_score) -> bool:
                  hint="pick from the validation columns of the sweep's summary, never the test set")
 
 
-def check(number: int, answer, *context) -> bool:
-    """``check(N, answer, ...)``: the self-check of lesson 02's Exercise N (1-5), with
-    the lesson's data it needs after the answer (see ``exercise_N``)."""
-    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4, 5: exercise_5}
-    if isinstance(number, bool) or number not in found:
-        raise ValueError(f"lesson 02 has Exercises 1 to 5, got {number!r}")
-    return found[number](answer, *context)
+check = numbered("02", exercise_1, exercise_2, exercise_3, exercise_4, exercise_5)

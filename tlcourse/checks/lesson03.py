@@ -8,6 +8,7 @@ N's (True or False, with a message). The solutions notebook calls the same funct
 from __future__ import annotations
 
 from ..exercises import check as _check
+from ..exercises import numbered
 
 #: Exercise 4: parameters the fine-tuning trains: MobileNetV2's blocks 13-16 and top with
 #: every BatchNormalization layer frozen (1,663,360), plus the head 1,280-256-10 (330,506)
@@ -156,10 +157,4 @@ def exercise_4(answer) -> bool:
                   hint="layers.param_counts(fine)['trainable']: BatchNormalization layers stay frozen")
 
 
-def check(number: int, answer, *context) -> bool:
-    """``check(N, answer, ...)``: the self-check of lesson 03's Exercise N (1-4), with the
-    lesson's data it needs after the answer (see ``exercise_N``)."""
-    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4}
-    if isinstance(number, bool) or number not in found:
-        raise ValueError(f"lesson 03 has Exercises 1 to 4, got {number!r}")
-    return found[number](answer, *context)
+check = numbered("03", exercise_1, exercise_2, exercise_3, exercise_4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises import check as _check
+from ..exercises import numbered
 
 
 # --------------------------------------------------------------------------- Exercise 1
@@ -185,10 +186,4 @@ def exercise_4(answer, sweep, test_score) -> bool:
                   hint="pick from the validation accuracies of your sweep, never the test set")
 
 
-def check(number: int, answer, *context) -> bool:
-    """``check(N, answer, ...)``: the self-check of lesson 05's Exercise N (1-4), with the
-    lesson's data it needs after the answer (see ``exercise_N``)."""
-    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4}
-    if isinstance(number, bool) or number not in found:
-        raise ValueError(f"lesson 05 has Exercises 1 to 4, got {number!r}")
-    return found[number](answer, *context)
+check = numbered("05", exercise_1, exercise_2, exercise_3, exercise_4)

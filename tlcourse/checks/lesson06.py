@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises import check as _check
+from ..exercises import numbered
 
 #: the strengths of Exercise 3's sweep
 SWEEP = (0.1, 0.3, 1.0)
@@ -203,10 +204,4 @@ def exercise_4(answer, so_table, dann_table, target: str = "MNIST-M-style") -> b
                   hint=f"100 * (dann_table['{target}'] - so_table['{target}']), as a list")
 
 
-def check(number: int, answer, *context) -> bool:
-    """``check(N, answer, ...)``: the self-check of lesson 06's Exercise N (1-4), with the
-    lesson's data it needs after the answer (see ``exercise_N``)."""
-    found = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4}
-    if isinstance(number, bool) or number not in found:
-        raise ValueError(f"lesson 06 has Exercises 1 to 4, got {number!r}")
-    return found[number](answer, *context)
+check = numbered("06", exercise_1, exercise_2, exercise_3, exercise_4)
