@@ -37,3 +37,18 @@ def test_needs_exactly_one_reference():
         check("Ex", 1)
     with pytest.raises(ValueError, match="exactly one"):
         check("Ex", 1, expected=1, validate=bool)
+
+
+def test_validation_pick_problem_accepts_only_a_best_option_read_from_the_table():
+    import pandas as pd
+
+    from tlcourse.exercises import validation_pick_problem as problem
+
+    table = pd.DataFrame({"val_mean": [0.90, 0.95, 0.948], "val_std": [0.01, 0.001, 0.001]},
+                         index=["a", "b", "c"])
+    assert problem(table, "b", 0.95, "b", 0.0025) is None
+    assert problem(table, "c", 0.948, "c", 0.0025) is None  # within the seed spread of the best
+    assert "worse on validation" in problem(table, "a", 0.90, "a", 0.0025)
+    assert "read it from the table" in problem(table, "b", 0.9, "b", 0.0025)
+    assert "not measured" in problem(table, "z", 0.95, "z", 0.0025)
+    assert "must be a number" in problem(table, "b", "high", "b", 0.0025)

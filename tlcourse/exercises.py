@@ -103,3 +103,25 @@ def numbered(lesson: str, *exercises):
                      f"(1-{len(found)}), with the lesson's data it needs after the answer "
                      "(see ``exercise_N``).")
     return check
+
+
+def validation_pick_problem(summary, key, accuracy, label: str, min_spread: float):
+    """Why ``(key, accuracy)`` is not a choice made on validation, or None. ``summary`` is a
+    table of the options (index) with columns ``val_mean`` and ``val_std`` over seeds: ``key``
+    must be an option, ``accuracy`` its mean, and ``key`` within the seed spread (at least
+    ``min_spread``) of the best mean. ``label`` names the choice in the messages."""
+    if key not in summary.index:
+        return f"{label} was not measured; choose one of {list(summary.index)}"
+    try:
+        accuracy = float(accuracy)
+    except (TypeError, ValueError):
+        return f"the accuracy must be a number, got {accuracy!r}"
+    mean = float(summary.loc[key, "val_mean"])
+    if abs(accuracy - mean) > 5e-4:
+        return f"the mean validation accuracy of {label} is not {accuracy}: read it from the table"
+    best = summary["val_mean"].idxmax()
+    spread = max(float(summary.loc[best, "val_std"]), float(summary.loc[key, "val_std"]), min_spread)
+    if mean < float(summary.loc[best, "val_mean"]) - spread:
+        return (f"{label} is worse on validation than {best!r} by more than the seed spread: "
+                "choose among the best")
+    return None

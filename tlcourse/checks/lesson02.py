@@ -8,7 +8,7 @@ solutions notebook calls the same functions.
 from __future__ import annotations
 
 from ..exercises import check as _check
-from ..exercises import numbered
+from ..exercises import numbered, validation_pick_problem
 
 #: Exercise 2: the unit ``layers.freeze(base, first_n=20)`` cuts in two, and the base's
 #: trainable parameters after it (MobileNetV2, as the lesson loads it)
@@ -140,17 +140,10 @@ def exercise_5(answer, summary, test_score) -> bool:
         if isinstance(depth, bool) or not isinstance(depth, (int,)) and not hasattr(depth, "__index__"):
             return f"the depth is a whole number of frozen units, got {depth!r}"
         depth = int(depth)
-        if depth not in summary.index:
-            return f"{depth} units frozen was not measured; choose one of {list(summary.index)}"
+        problem = validation_pick_problem(summary, depth, accuracy, f"{depth} frozen units", 0.005)
+        if problem:
+            return problem
         mean = float(summary.loc[depth, "val_mean"])
-        if abs(float(accuracy) - mean) > 5e-4:
-            return (f"the mean validation accuracy at {depth} frozen units is not {accuracy}: "
-                    "read it from the table")
-        best = summary["val_mean"].idxmax()
-        noise = max(float(summary.loc[best, "val_std"]), float(summary.loc[depth, "val_std"]), 0.005)
-        if mean < float(summary.loc[best, "val_mean"]) - noise:
-            return (f"{depth} frozen units is worse on validation than {best} by more than the "
-                    "seed spread: choose among the best")
         score = float(test_score(depth))
         print(f"    your choice: {depth} frozen units; test accuracy, touched once: {score:.3f} "
               f"(validation said {mean:.3f})")

@@ -8,7 +8,7 @@ N's (True or False, with a message). The solutions notebook calls the same funct
 from __future__ import annotations
 
 from ..exercises import check as _check
-from ..exercises import numbered
+from ..exercises import numbered, validation_pick_problem
 
 #: Exercise 4: parameters the fine-tuning trains: MobileNetV2's blocks 13-16 and top with
 #: every BatchNormalization layer frozen (1,663,360), plus the head 1,280-256-10 (330,506)
@@ -127,21 +127,10 @@ def exercise_3(answer, summary, test_score) -> bool:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             return "answer with a pair: (recipe name, mean validation accuracy)"
         recipe, accuracy = pair
-        if recipe not in summary.index:
-            return f"{recipe!r} is not a recipe of the table; choose one of {list(summary.index)}"
+        problem = validation_pick_problem(summary, recipe, accuracy, repr(recipe), 0.0025)
+        if problem:
+            return problem
         mean = float(summary.loc[recipe, "val_mean"])
-        try:
-            accuracy = float(accuracy)
-        except (TypeError, ValueError):
-            return f"the accuracy must be a number, got {accuracy!r}"
-        if abs(accuracy - mean) > 5e-4:
-            return (f"the mean validation accuracy of {recipe!r} is not {accuracy}: "
-                    "read it from the table")
-        best = summary["val_mean"].idxmax()
-        noise = max(float(summary.loc[best, "val_std"]), float(summary.loc[recipe, "val_std"]), 0.0025)
-        if mean < float(summary.loc[best, "val_mean"]) - noise:
-            return (f"{recipe!r} is worse on validation than {best!r} by more than the seed "
-                    "spread: choose among the best")
         score = float(test_score(recipe))
         print(f"    your choice: {recipe}; mean test accuracy over its seeds, touched once: "
               f"{score:.4f} (validation said {mean:.4f})")
