@@ -34,6 +34,10 @@ class AssetUnavailable(OSError):
     """An asset could not be had from the cache, the mirror or its canonical address."""
 
 
+class AssetDamaged(AssetUnavailable):
+    """The bytes arrived (from the mirror or a download) but failed their check: not kept."""
+
+
 @dataclass(frozen=True)
 class Asset:
     """One remote file: where it lives canonically, its checksum, size and licence."""
@@ -437,7 +441,7 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
     try:
         _check_asset(asset, dest)
     except ValueError as exc:
-        raise AssetUnavailable(f"{url} sent a damaged file ({exc})") from None
+        raise AssetDamaged(f"{url} sent a damaged file ({exc})") from None
 
 
 def cached_path(name: str) -> Path:
@@ -491,6 +495,7 @@ def fetch(name: str) -> Sourced:
     asset = get(name)
     dest = cached_path(name)
     problems: list[str] = []
+    sent_damaged: list[bool] = []  # per source tried: its bytes arrived but failed the check
     damaged = any(p.exists() and _asset_problem(asset, p) is not None
                   for p in (dest, user_copy(dest)))
     offline = config.network_mode() == config.OFFLINE
@@ -511,10 +516,11 @@ def fetch(name: str) -> Sourced:
                     try:
                         _check_asset(asset, tmp)
                     except ValueError as exc:
-                        raise AssetUnavailable(f"{candidate} is damaged ({exc})") from None
+                        raise AssetDamaged(f"{candidate} is damaged ({exc})") from None
                 return "mirror"
             except AssetUnavailable as exc:
                 problems.append(f"mirror: {exc}")
+                sent_damaged.append(isinstance(exc, AssetDamaged))
         if offline:
             problems.append("canonical address skipped: TLCOURSE_OFFLINE=1")
         else:
@@ -523,6 +529,7 @@ def fetch(name: str) -> Sourced:
                 return "online"
             except AssetUnavailable as exc:
                 problems.append(f"online: {exc}")
+                sent_damaged.append(isinstance(exc, AssetDamaged))
         raise AssetUnavailable("; ".join(problems))
 
     try:
@@ -535,7 +542,7 @@ def fetch(name: str) -> Sourced:
             f"`python -m tlcourse download` where the internet is reachable"
         )
         note = " (a corrupt cached copy was removed)" if damaged else ""
-        raise AssetUnavailable(
+        raise (AssetDamaged if any(sent_damaged) else AssetUnavailable)(
             f"asset {name!r} is unavailable{note}: " + "; ".join(problems) + f". Fix: {fix}."
         ) from None
     if path is None:
@@ -574,7 +581,6 @@ def with_fallback(what: str, online, offline, offline_desc: str):
                 f"{offline_desc})"
             ) from exc
         # a file that arrived but failed its check is not "unreachable": say what happened
-        damaged = any(word in str(exc) for word in ("damaged", "MD5"))
-        why = "arrived damaged and were not kept" if damaged else "unreachable"
+        why = "arrived damaged and were not kept" if isinstance(exc, AssetDamaged) else "unreachable"
         announce(f"offline: {what} {why}, using {offline_desc}")
         return offline()

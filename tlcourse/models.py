@@ -407,7 +407,7 @@ def _keras_application(name: str, include_top: bool, size: int, pooling):
         digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
         if digest != KERAS_MD5[asset]:
             path.unlink(missing_ok=True)
-            raise assets.AssetUnavailable(
+            raise assets.AssetDamaged(
                 f"{path.name} fails Keras' MD5 check (removed from the cache): fetch it again")
     if name == "mobilenet_v2":
         build, scale = keras.applications.MobileNetV2, keras.applications.mobilenet_v2.preprocess_input
