@@ -1,0 +1,34 @@
+"""The helper package stays small: hand-written lines (all lines of tlcourse/*.py and
+tlcourse/checks/*.py, less the cells saved from the lessons) within a budget, counted by
+tools/count_lines.py, so a lesson's algorithm drifting back into the package shows up here."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET = 7200  # hand-written lines; lower it when the package shrinks, never raise it quietly
+
+
+def _count_lines():
+    spec = importlib.util.spec_from_file_location("count_lines", ROOT / "tools" / "count_lines.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.count
+
+
+def test_hand_written_lines_within_budget():
+    count = _count_lines()
+    paths = sorted((ROOT / "tlcourse").glob("*.py")) + sorted((ROOT / "tlcourse" / "checks").glob("*.py"))
+    rows = {p.relative_to(ROOT).as_posix(): count(p.read_text()) for p in paths}
+    hand = sum(lines - saved for lines, _, saved, _ in rows.values())
+    biggest = sorted(rows, key=lambda k: rows[k][0] - rows[k][2], reverse=True)[:3]
+    assert hand <= BUDGET, (f"tlcourse has {hand} hand-written lines, over the budget of {BUDGET}; "
+                            f"largest modules: {biggest}. Move lesson logic into its notebook.")
+
+
+def test_counter_separates_saved_lines():
+    count = _count_lines()
+    text = '"""Doc."""\nimport os\n\n# ---- saved from the lessons by tools/save_cells.py: x ----\ndef f():\n    return 1\n'
+    lines, code, saved, saved_code = count(text)
+    assert (lines, saved, saved_code) == (6, 3, 2)
+    assert code == 3
