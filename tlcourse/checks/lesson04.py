@@ -128,7 +128,7 @@ def runner_up(answer, clf) -> bool:
         if not isinstance(label, str) or label.strip().lower() != name.lower():
             return f"{label!r} is not the second most probable class of the {EX4_PHOTO} photo"
         try:
-            x0, y0, x1, y1 = vision._check_box(tuple(box))
+            x0, y0, x1, y1 = vision.check_box(tuple(box))
         except (ValueError, TypeError) as exc:
             return str(exc)
         if x1 > w or y1 > h:
