@@ -19,10 +19,6 @@ MAX_PIXELS = 40_000_000
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _describe(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
-
-
 def _image_size(data: bytes):
     """(width, height) from the header without decoding, or None if Pillow does not know it."""
     from PIL import Image
@@ -38,15 +34,18 @@ def _image_size(data: bytes):
         return None
 
 
+def _too_large(size, max_pixels: int) -> str:
+    return (f"the image is too large ({size[0]:,} x {size[1]:,} pixels; the limit is "
+            f"{max_pixels:,} pixels): save a smaller copy, e.g. 1024 pixels wide")
+
+
 def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Image file bytes -> RGB ``uint8`` ``(h, w, 3)`` via ``cv2.imdecode`` (gray to three
     channels, transparency over white, EXIF orientation honoured); the limits are checked
     before decoding."""
     import cv2
 
-    if isinstance(data, memoryview):
-        data = data.tobytes()
-    if isinstance(data, bytearray):
+    if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
         raise ValueError(f"expected the bytes of an image file, got {type(data).__name__}: "
@@ -57,20 +56,18 @@ def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
     if len(data) == 0:
         raise ValueError("the file is empty (0 bytes): choose a JPEG or PNG photo")
     if len(data) > max_bytes:
-        raise ValueError(f"the file is too large ({_describe(len(data))}; the limit is "
-                         f"{_describe(max_bytes)}): save a smaller copy, e.g. 1024 pixels wide")
-    size = _image_size(data)
+        raise ValueError(f"the file is too large ({len(data):,} bytes; the limit is {max_bytes:,}): "
+                         "save a smaller copy, e.g. 1024 pixels wide")
+    size = _image_size(data)  # from the header, before decoding (None: Pillow does not know it)
     if size is not None and size[0] * size[1] > max_pixels:
-        raise ValueError(f"the image is too large ({size[0]:,} x {size[1]:,} pixels; the limit "
-                         f"is {max_pixels:,} pixels): save a smaller copy, e.g. 1024 pixels wide")
+        raise ValueError(_too_large(size, max_pixels))
     buf = np.frombuffer(data, dtype=np.uint8)
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # always 3-channel 8-bit BGR, EXIF-rotated
     if bgr is None:
         raise ValueError("this file is not an image OpenCV can read (JPEG, PNG, WebP, BMP, "
                          "TIFF...): check that you picked a photo, not a document")
     if size is None and bgr.shape[0] * bgr.shape[1] > max_pixels:
-        raise ValueError(f"the image is too large ({bgr.shape[1]:,} x {bgr.shape[0]:,} pixels; "
-                         f"the limit is {max_pixels:,}): save a smaller copy")
+        raise ValueError(_too_large(bgr.shape[1::-1], max_pixels))
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     if data.startswith(_PNG):  # only PNGs carry transparency worth handling here
         full = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
