@@ -133,9 +133,11 @@ def last_conv_layer(model):
     for key, name in LAST_CONV.items():
         if key in keras_model.name.lower().replace("_", "") and name in names:
             return name
-    for layer in reversed(keras_model.layers[1:]):  # the input layer is no block
+    import keras
+
+    for layer in reversed(keras_model.layers):
         try:
-            if len(layer.output.shape) == 4:
+            if len(layer.output.shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
                 return layer.name
         except (AttributeError, ValueError):  # layers without a single symbolic output
             continue
