@@ -77,8 +77,8 @@ for _seed in SEEDS:
                               digit_pool_feat[_i], mnist.y_train[_i])
     _pre = (_h.score(digit_test_feat[:n_demo], mnist.y_test[:n_demo])
             - _h.score(wrong_feat, mnist.y_test[:n_demo]))
-    _out["seeds"].append([_seed, _asserted(ex.advantage(_t, _s), _t.mean,
-                                           ex.advantage(_dt, _ds), _pre),
+    _out["seeds"].append([_seed, _asserted(advantage(_t, _s), _t.mean,
+                                           advantage(_dt, _ds), _pre),
                           _t.percent(), _s.percent(), _dt.percent(), _ds.percent()])
 print("BENCH" + _json.dumps(_out))
 '''

@@ -45,6 +45,7 @@ def seconds_per_image(model, batch, repeats: int) -> float:
 
 
 def model_figures(repeats: int = 5) -> list[str]:
+    import cv2
     import keras
     import numpy as np
 
@@ -56,7 +57,10 @@ def model_figures(repeats: int = 5) -> list[str]:
     load_s = time.perf_counter() - start
     names = list(data.PHOTOS)
     photos = [vision.read_image(data.photo_path(n)) for n in names]
-    batch = vision.to_batch(photos[:8], 224)
+    def to_batch(images):  # each photo resized whole to 224 x 224, as lesson 04's to_batch
+        return np.stack([cv2.resize(im, (224, 224), interpolation=cv2.INTER_AREA) for im in images])
+
+    batch = to_batch(photos[:8])
     nets = {clf.name + " (pretrained)": (clf.model, clf.preprocess)}
     if clf.source == "offline":
         nets["resnet50 architecture (untrained, speed only)"] = (
@@ -82,7 +86,7 @@ def model_figures(repeats: int = 5) -> list[str]:
               "| photo | top-1 | probability |", "|---|---|---|"]
     for name, decoded in zip(names, clf.predict(photos, top=1), strict=True):
         lines.append(f"| {name} | {decoded[0][1]} | {decoded[0][2]:.3f} |")
-    coffee = vision.to_batch([photos[names.index("coffee")]], 224)
+    coffee = to_batch([photos[names.index("coffee")]])
     probs = {how: clf.model.predict(x, verbose=0)[0] for how, x in {
         "right": clf.preprocess(coffee),
         "BGR": clf.preprocess(coffee[..., ::-1]),

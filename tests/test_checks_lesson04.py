@@ -97,7 +97,7 @@ def test_check_dispatches_and_refuses_bad_calls(clf):
     assert lesson04.check(3, {"sushi", "giraffe", "kangaroo"})
     assert lesson04.check(1, _right_preprocess(clf), clf)
     assert not lesson04.check(1, ..., clf)
-    with pytest.raises(ValueError, match="exercises 1-4"):
+    with pytest.raises(ValueError, match="Exercises 1 to 4"):
         lesson04.check(5, ...)
-    with pytest.raises(ValueError, match="needs the classifier"):
+    with pytest.raises(TypeError, match="clf"):
         lesson04.check(2, _right_cam14)

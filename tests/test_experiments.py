@@ -1,11 +1,10 @@
-"""tlcourse.experiments: drawing labelled rows, curves, the saved probe and budget loop of lesson 01,
-the four cases (and that lessons 01 and 02 agree about them)."""
+"""tlcourse.experiments: the cells saved from lesson 01 (drawing labelled rows, curves, the
+probe and the budget loop)."""
 
 import numpy as np
 import pytest
 
 from tlcourse import experiments as ex
-from tlcourse import freezing
 
 
 def test_draw_labelled_is_stratified_and_reproducible():
@@ -77,7 +76,7 @@ def test_budget_curve_refuses_bad_scorer_and_draws():
 def test_curve_summaries_advantage_and_table():
     t = ex.Curve("transfer", [32, 128, 1000], [[0.60, 0.64], [0.70], [0.75]])
     s = ex.Curve("scratch", [32, 128, 1000], [[0.55, 0.57], [0.66], [0.78]])
-    assert np.allclose(t.mean, [0.62, 0.70, 0.75]) and np.allclose(t.low, [0.60, 0.70, 0.75])
+    assert np.allclose(t.mean, [0.62, 0.70, 0.75])
     assert ex.advantage(t, s) == [6.0, 4.0, -3.0]
     assert all(isinstance(v, float) for v in ex.advantage(t, s))
     frame = ex.table(t, s)
@@ -105,32 +104,6 @@ def test_linear_probe_learns_separable_features():
         ex.linear_probe(x, y[:10], x, y)
     with pytest.raises(ValueError, match="Cs"):
         ex.linear_probe(x, y, x, y, Cs=(0.0,))
-
-
-def test_head_parameters():
-    assert ex.head_parameters(384, 2) == 385  # binary: one output
-    assert ex.head_parameters(1280, 10) == 12_810
-    for bad in [(0, 10), (10, 1), (2.5, 3), (True, 3)]:
-        with pytest.raises(ValueError):
-            ex.head_parameters(*bad)
-
-
-def test_cases_and_figure():
-    assert set(ex.CASES) == {"small-similar", "large-similar", "small-different",
-                             "large-different"}
-    assert ex.case("small", "similar").blocks == ("frozen",) * 6
-    assert "dropped" in ex.case("small", "different").blocks
-    assert all(len(c.blocks) == 6 for c in ex.CASES.values())
-    with pytest.raises(ValueError, match="size"):
-        ex.case("tiny", "similar")
-    with pytest.raises(ValueError, match="similarity"):
-        ex.case("small", "same")
-    fig = ex.four_cases_figure(marks={"small-similar": "here"})
-    assert len(fig.axes) == 4
-    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "here" in texts and any("small dataset, different data" in t for t in texts)
-    with pytest.raises(ValueError, match="unknown case"):
-        ex.four_cases_figure(marks={"medium": "x"})
 
 
 def test_curve_figure():
@@ -174,22 +147,3 @@ def test_choose_on_validation_uses_folds_of_the_given_rows():
     assert few.n_splits_ == 2  # two examples per class: two folds
     with pytest.raises(ValueError, match="at least 2 per class"):
         ex.choose_on_validation(LogisticRegression(), {"C": [1.0]}, x[:4], y[:4])
-
-
-def test_lessons_01_and_02_agree_about_the_four_cases():
-    """Lesson 01 draws the cases on a base of six blocks; lesson 02 turns them into freezing
-    depths of MobileNetV2's 19 units, a learning rate and a cut. Same keys, same advice."""
-    assert set(ex.CASES) == set(freezing.FOUR_CASES)
-    units = 19  # stem, 17 inverted-residual blocks, top
-    for key, case in ex.CASES.items():
-        plan = freezing.FOUR_CASES[key]
-        trains = "fine-tuned" in case.blocks
-        assert trains == (plan.frozen_blocks < units), key
-        assert (case.blocks == ("fine-tuned",) * 6) == (plan.frozen_blocks == 0), key
-        assert ("dropped" in case.blocks) == (plan.cut is not None), key
-        if plan.cut is not None:  # the head reads block N's output: stem, block_0 ... block_N kept
-            kept = int(plan.cut.split("_")[1]) + 2
-            assert abs(case.blocks.count("frozen") - 6 * kept / units) <= 1, (key, kept)
-        if trains:
-            assert "smaller" in case.recipe or "fine-tune" in case.recipe
-    assert ex.case("large", "similar").blocks == ("fine-tuned",) * 6

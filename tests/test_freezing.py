@@ -65,53 +65,40 @@ def test_find_base(base, model):
         freezing.find_base(small)
 
 
-@pytest.mark.parametrize("depth, trainable, last", [
-    (0, 2_223_872, None),
-    (1, 2_222_944, "Conv1_relu"),
-    (7, 2_168_384, "block_5_add"),
-    (15, 1_526_080, "block_13_project_BN"),
-    (19, 0, "global_average_pooling2d"),
-])
-def test_freeze_report_counts(base, depth, trainable, last):
-    report = freezing.freeze_report(base, depth)
-    assert report["trainable"] == trainable
-    assert report["total"] == 2_257_984
-    assert report["non_trainable"] == 2_257_984 - trainable
-    # Keras numbers auto-named layers per process (_1, _2...): compare the name's stem
-    if last is None:
-        assert report["last_frozen_layer"] is None
-    else:
-        assert report["last_frozen_layer"].startswith(last)
-    assert len(report["frozen_blocks"]) == depth
-    assert len(report["frozen_blocks"]) + len(report["trainable_blocks"]) == 19
-    statuses = list(report["table"]["status"])
-    assert statuses == ["frozen"] * depth + ["trainable"] * (19 - depth)
-    assert int(report["table"]["trainable_params"].sum()) == trainable
+@pytest.mark.parametrize("depth, trainable", [
+    (0, 2_223_872), (1, 2_222_944), (7, 2_168_384), (15, 1_526_080), (19, 0)])
+def test_freeze_blocks_counts(base, depth, trainable):
+    assert freezing.freeze_blocks(base, depth) is base
+    assert layers.param_counts(base) == {"trainable": trainable, "total": 2_257_984,
+                                         "non_trainable": 2_257_984 - trainable}
+    table = freezing.block_table(base)
+    assert list(table["status"]) == ["frozen"] * depth + ["trainable"] * (19 - depth)
+    assert int(table["trainable_params"].sum()) == trainable
 
 
-def test_freeze_report_counts_the_head_and_goes_both_ways(model):
-    deep = freezing.freeze_report(model, 15)["trainable"]
-    assert deep == 1_526_080 + HEAD
+def test_freeze_blocks_counts_the_head_and_goes_both_ways(model):
     # shallower and back: earlier freezes must not linger (Keras' own model.trainable = True
     # does not reset layers frozen one by one on the TensorFlow backend)
-    assert freezing.freeze_report(model, 3)["trainable"] == 2_216_912 + HEAD
-    assert freezing.freeze_report(model, 15)["trainable"] == deep
-    assert freezing.freeze_report(model, 19)["trainable"] == HEAD
+    for depth, trainable in ((15, 1_526_080), (3, 2_216_912), (15, 1_526_080), (19, 0)):
+        freezing.freeze_blocks(model, depth)
+        assert layers.param_counts(model)["trainable"] == trainable + HEAD
 
 
 def test_keep_batchnorm_frozen(base):
-    assert freezing.freeze_report(base, 0, keep_batchnorm_frozen=True)["trainable"] == 2_189_760
-    report = freezing.freeze_report(base, 17, keep_batchnorm_frozen=True)
-    assert report["trainable"] == 879_040  # block_16 and top without BN scale/offset
+    freezing.freeze_blocks(base, 0, keep_batchnorm_frozen=True)
+    assert layers.param_counts(base)["trainable"] == 2_189_760
+    freezing.freeze_blocks(base, 17, keep_batchnorm_frozen=True)
+    assert layers.param_counts(base)["trainable"] == 879_040  # block_16 and top without BN
     bn = layers.batchnorm_layers(base)
     assert len(bn) == 52 and not bn["trainable"].any()
-    assert freezing.freeze_report(base, 17)["trainable"] == 886_080  # BN trainable again
+    freezing.freeze_blocks(base, 17)
+    assert layers.param_counts(base)["trainable"] == 886_080  # BN trainable again
 
 
 @pytest.mark.parametrize("depth", [-1, 20, 2.0, True, None])
 def test_bad_depth(base, depth):
     with pytest.raises(ValueError, match="depth must be"):
-        freezing.freeze_report(base, depth)
+        freezing.freeze_blocks(base, depth)
 
 
 def test_bad_flag(base):
@@ -120,80 +107,14 @@ def test_bad_flag(base):
 
 
 def test_block_table_shows_a_cut_block(base):
-    layers.freeze(base, first_n=20)  # "the first 20 layers" end inside block_2
+    base.trainable = True
+    for i, layer in enumerate(base.layers):  # "the first 20 layers" end inside block_2
+        layer.trainable = i >= 20
     table = freezing.block_table(base).set_index("block")
     assert table.loc["block_1", "status"] == "frozen"
     assert table.loc["block_2", "status"] == "partial"
     assert table.loc["block_3", "status"] == "trainable"
     assert layers.param_counts(base)["trainable"] == 2_213_168
-
-
-def test_count_text():
-    assert freezing.count_text(1234567) == "trainable parameters: 1,234,567"
-    assert freezing.count_text(0) == "trainable parameters: 0"
-    for bad in (-1, 1.5, "12", True):
-        with pytest.raises(ValueError):
-            freezing.count_text(bad)
-
-
-def test_describe(base):
-    assert freezing.describe(freezing.freeze_report(base, 0)) == "frozen: nothing | training: stem ... top"
-    assert freezing.describe(freezing.freeze_report(base, 7)) == (
-        "frozen: stem ... block_5 | training: block_6 ... top")
-
-
-def test_explorer_contract(model):
-    import ipywidgets as widgets
-
-    explorer = freezing.freeze_explorer(model, depth=19, show_figure=False)
-    assert isinstance(explorer.slider, widgets.IntSlider)
-    assert "tlcourse-freeze-slider" in explorer.slider._dom_classes
-    assert isinstance(explorer.count, widgets.HTML)
-    assert "tlcourse-trainable-count" in explorer.count._dom_classes
-    assert (explorer.slider.min, explorer.slider.max, explorer.slider.value) == (0, 19, 19)
-    assert "trainable parameters: 12,810" in explorer.count.value
-    explorer.slider.value = 15  # what a learner's drag does
-    assert "trainable parameters: 1,538,890" in explorer.count.value
-    assert explorer.report["trainable"] == layers.param_counts(model)["trainable"] == 1_538_890
-    assert "block_13" in explorer.where.value
-    with pytest.raises(ValueError, match="depth must be"):
-        freezing.freeze_explorer(model, depth=25)
-
-
-def test_explorer_draws_the_map(base):
-    import matplotlib.pyplot as plt
-
-    before = len(plt.get_fignums())
-    explorer = freezing.freeze_explorer(base, depth=7)
-    explorer.slider.value = 8
-    assert explorer.report["depth"] == 8
-    assert len(plt.get_fignums()) == before  # figures are closed after display
-
-
-def test_four_cases(model):
-    # as lesson 01 section 3 says: a head only with few labels; with many, the whole base
-    # trains (less the BatchNormalization scales and offsets, 2 x 17,056)
-    expected = {"small-similar": HEAD, "small-different": HEAD,
-                "large-similar": 2_223_872 - 34_112 + HEAD, "large-different": 2_223_872 - 34_112 + HEAD}
-    for case, plan in freezing.FOUR_CASES.items():
-        got = freezing.apply_case(model, case)
-        assert got is plan
-        counts = layers.param_counts(model)
-        if case in expected:
-            assert counts["trainable"] == expected[case]
-        if plan.frozen_blocks < 19:
-            assert plan.learning_rate < 1e-3  # the base learns gently
-    assert freezing.FOUR_CASES["small-different"].cut in freezing.blocks(model)
-    with pytest.raises(ValueError, match="unknown case"):
-        freezing.apply_case(model, "medium")
-
-
-def test_epoch_timer():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile("sgd", "mse")
-    timer = freezing.epoch_timer()
-    model.fit(np.zeros((8, 3)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[timer])
-    assert len(timer.seconds) == 3 and all(s > 0 for s in timer.seconds)
 
 
 # --------------------------------------------------------------------------- Keras itself

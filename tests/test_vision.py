@@ -1,8 +1,7 @@
-"""tlcourse.vision: OpenCV input, Grad-CAM and the predict-your-own-image logic (lesson 04)."""
+"""tlcourse.vision: OpenCV input and the Grad-CAM cells saved from lesson 04."""
 
 from __future__ import annotations
 
-import datetime
 import io
 
 import numpy as np
@@ -11,8 +10,6 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from tlcourse import data, vision  # noqa: E402
-
-_NOW = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)  # FileUpload wants a datetime
 
 
 def _png(image_rgb) -> bytes:
@@ -89,23 +86,6 @@ def test_read_image_missing(tmp_path):
         vision.read_image(tmp_path / "notes.txt")
 
 
-def test_resize_batch_center_crop_rotate():
-    cat = data.load_photo("cat")
-    batch = vision.to_batch([cat, data.load_photo("coffee")], 224)
-    assert batch.shape == (2, 224, 224, 3) and batch.dtype == np.uint8
-    assert vision.to_batch(cat, 50).shape == (1, 50, 50, 3)
-    assert vision.center_crop(cat, 0.5).shape == (150, 226, 3)
-    r = vision.rotate(cat, 90)
-    assert r.shape == (451, 300, 3)
-    np.testing.assert_array_equal(vision.rotate(r, 270), cat)
-    for bad in (lambda: vision.rotate(cat, 45), lambda: vision.center_crop(cat, 0),
-                lambda: vision.to_batch([cat], 0),
-                lambda: vision.to_batch([], 224), lambda: vision.to_batch([np.zeros((2, 2, 2, 3))], 4),
-                lambda: vision.to_batch([np.full((4, 4, 3), 300.0)], 2)):
-        with pytest.raises(ValueError):
-            bad()
-
-
 # --------------------------------------------------------------------------- Grad-CAM
 def _tiny_classifier():
     """A 2-class network whose class 1 fires on bright pixels: a 1x1 'brightness' conv,
@@ -176,118 +156,6 @@ def test_overlay_and_peak_helpers():
         vision.inside((1, 1), (5, 5, 1, 1))
 
 
-# --------------------------------------------------------------------------- predict your own
-class _TinyImageNetModel:
-    """Stands in for an ImageNetModel in fast tests (same duck type)."""
-
-    name = "tiny"
-    input_size = 32
-
-    def __init__(self):
-        self.model = _tiny_classifier()
-
-    def preprocess(self, images):
-        return vision.to_batch(list(images), self.input_size).astype(np.float32) / 255.0
-
-    def decode(self, probs, top=5):
-        names = ["dark", "bright"]
-        return [[(f"c{i}", names[i], float(p[i])) for i in np.argsort(p)[::-1][:top]]
-                for p in probs]
-
-
-def test_predict_bytes_and_figure():
-    model = _TinyImageNetModel()
-    img = np.zeros((64, 64, 3), np.uint8)
-    img[8:24, 40:56] = 255
-    pred = vision.predict_bytes(model, _png(img), top=2)
-    assert pred.top1 == "bright" and len(pred.decoded) == 2
-    assert vision.inside(vision.heatmap_peak(pred.cam.heatmap, (64, 64)), (36, 4, 60, 28))
-    assert pred.overlay.shape == (64, 64, 3)
-    assert "top-1 bright" in pred.summary()
-    fig = vision.prediction_figure(pred)
-    assert len(fig.axes) == 3
-    no_cam = vision.predict_bytes(model, _png(img), top=1, cam=False)
-    assert no_cam.cam is None and no_cam.top1 == "bright"
-    assert len(vision.prediction_figure(no_cam).axes) == 2
-    with pytest.raises(ValueError, match="empty"):
-        vision.predict_bytes(model, b"")
-    with pytest.raises(ValueError, match="ImageNetModel"):
-        vision.predict_bytes(object(), _png(img))
-
-
-def _kinds(out):
-    return [sorted(o["data"]) for o in out.outputs]
-
-
-def test_show_prediction_into_output():
-    import ipywidgets as widgets
-
-    model = _TinyImageNetModel()
-    out = widgets.Output()
-    img = np.full((40, 40, 3), 250, np.uint8)
-    assert vision.show_prediction(out, model, _png(img), label="white.png") is not None
-    assert "image/png" in _kinds(out)[1]
-    assert "top-1 <b>bright</b>" in out.outputs[0]["data"]["text/html"]
-    assert vision.show_prediction(out, model, b"not an image", label="notes.txt") is None
-    assert len(out.outputs) == 1  # the old result is cleared, only the message remains
-    message = out.outputs[0]["data"]["text/html"]
-    assert "notes.txt" in message and "not an image" in message and "Traceback" not in message
-
-
-def _upload(widget, name, kind, raw):
-    """Do what a browser upload does to a FileUpload. ipywidgets 8: ``value`` becomes a tuple of
-    dicts. ipywidgets 7 (Colab's): ``value`` is read-only; the browser sends ``metadata`` and
-    ``data`` and bumps ``_counter``, and the widget then sets ``value`` to a dict of dicts
-    keyed by file name."""
-    import ipywidgets as widgets
-
-    if int(widgets.__version__.split(".")[0]) >= 8:
-        widget.value = ({"name": name, "type": kind, "size": len(raw), "content": memoryview(raw),
-                         "last_modified": _NOW},)
-        return
-    widget.metadata = [{"name": name, "type": kind, "size": len(raw),
-                        "lastModified": 1704067200000}]
-    widget.data = [raw]
-    widget._counter += 1
-    assert isinstance(widget.value, dict) and widget.value[name]["content"] == raw
-
-
-def test_uploaded_files_reads_both_widget_versions():
-    raw = b"\x89PNG..."
-    eight = ({"name": "a.png", "type": "image/png", "size": 7, "content": memoryview(raw),
-              "last_modified": _NOW},)
-    seven = {"a.png": {"metadata": {"name": "a.png"}, "content": raw}}
-    assert vision._uploaded_files(eight) == vision._uploaded_files(seven) == [("a.png", raw)]
-    assert vision._uploaded_files(()) == vision._uploaded_files({}) == []
-
-
-def test_upload_widget_contract(monkeypatch):
-    """The browser test relies on these CSS classes and on what the result area shows."""
-    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
-    model = _TinyImageNetModel()
-    box = vision.upload_widget(model)
-    assert "tlcourse-upload" in box.upload._dom_classes
-    assert "tlcourse-topk" in box.result._dom_classes
-    assert box.url is None  # offline: no URL box
-    img = np.full((40, 40, 3), 250, np.uint8)
-    raw = _png(img)
-    _upload(box.upload, "white.png", "image/png", raw)
-    assert "bright" in box.result.outputs[0]["data"]["text/html"]
-    assert "image/png" in box.result.outputs[1]["data"]
-    _upload(box.upload, "empty.jpg", "image/jpeg", b"")
-    assert "empty" in box.result.outputs[0]["data"]["text/html"]
-    with_url = vision.upload_widget(model, url_box=True)
-    assert with_url.url is not None
-    with pytest.raises(ValueError, match="ImageNetModel"):
-        vision.upload_widget(object())
-
-
-def test_fetch_url_rejects_non_web_addresses():
-    for bad in ("cat.jpg", "file:///etc/passwd", "ftp://x/y.png", None):
-        with pytest.raises(ValueError, match="web address"):
-            vision.fetch_url(bad)
-
-
 # --------------------------------------------------------------------------- the real network
 @pytest.fixture(scope="module")
 def lite0():
@@ -305,13 +173,14 @@ CAT_FACE = (120, 70, 350, 280)  # the box lesson 04 states: eyes to nose of the 
 
 def test_real_network_cat_and_grad_cam(lite0):
     assert vision.last_conv_layer(lite0) == "top_activation"
-    pred = vision.predict_bytes(lite0, data.photo_path("cat").read_bytes())
-    assert pred.top1 in {"tabby", "tiger_cat", "Persian_cat", "Siamese_cat", "Egyptian_cat"}
-    assert pred.cam.layer == "top_activation" and pred.cam.heatmap.shape == (7, 7)
-    assert vision.inside(vision.heatmap_peak(pred.cam.heatmap, (300, 451)), CAT_FACE)
+    cam = vision.grad_cam(lite0, vision.decode_image(data.photo_path("cat").read_bytes()))
+    top1 = lite0.decode(cam.probs[None], top=1)[0][0][1]
+    assert top1 in {"tabby", "tiger_cat", "Persian_cat", "Siamese_cat", "Egyptian_cat"}
+    assert cam.layer == "top_activation" and cam.heatmap.shape == (7, 7)
+    assert vision.inside(vision.heatmap_peak(cam.heatmap, (300, 451)), CAT_FACE)
     # Grad-CAM's forward pass gives the same probabilities as the model's own prediction
     direct = lite0.model.predict(lite0.preprocess(data.load_photo("cat")), verbose=0)[0]
-    np.testing.assert_allclose(pred.cam.probs, direct, atol=1e-4)
+    np.testing.assert_allclose(cam.probs, direct, atol=1e-4)
 
 
 def test_real_network_coffee_and_wrong_scaling(lite0):
@@ -320,6 +189,6 @@ def test_real_network_coffee_and_wrong_scaling(lite0):
     coffee = data.load_photo("coffee")
     right = lite0.decode(lite0.model.predict(lite0.preprocess(coffee), verbose=0), top=1)[0][0]
     assert right[1] in {"espresso", "cup", "coffee_mug"}
-    raw = vision.to_batch([coffee], 224).astype("float32")
+    raw = cv2.resize(coffee, (224, 224), interpolation=cv2.INTER_AREA)[None].astype("float32")
     wrong = lite0.model.predict(keras.applications.resnet50.preprocess_input(raw), verbose=0)
     assert lite0.decode(wrong, top=1)[0][0][1] != right[1]

@@ -9,7 +9,7 @@ Modules, by purpose:
     data       MNIST, scikit-learn digits, Rotten Tomatoes, bundled photos
     text       pretrained BERT-family encoders (keras-hub), online and offline
     models     pretrained ImageNet networks (Keras applications, offline ports)
-    layers     layer tables, parameter counts, freezing
+    layers     layer tables and parameter counts
     plot       histories, image grids, top-k bars, confusion matrices, embeddings
     exercises  the self-check every exercise is built on
     checks     one module of exercise checks per lesson (lesson01 to lesson07, lesson00 has none)
@@ -17,9 +17,9 @@ Modules, by purpose:
     imagefolders  class folders of images: the solar cells of lesson 07, and a folder check
     course     the lesson list, badges and the Colab cell
     experiments  drawing labelled rows, label-budget curves, the four freeze-or-train cases (lesson 01)
-    freezing   MobileNetV2 blocks, freeze_report and the freeze explorer (lesson 02)
+    freezing   MobileNetV2 blocks, block table and lesson 02's saved freeze loop
     features   cached feature extraction, clean cuts, and lesson 03's saved training loop
-    vision     OpenCV input, Grad-CAM, predict-your-own-image (lesson 04)
+    vision     OpenCV input and lesson 04's saved Grad-CAM
     sentiment  sequence lengths, dynamic padding, the classifier and its safe-mode save (lesson 05)
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)
     efficientnet_lite, torchfile  the EfficientNet-Lite0 port and its torch-free weight reader

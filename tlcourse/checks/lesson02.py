@@ -1,16 +1,12 @@
-"""Self-checks of lesson 02's exercises (freezing layers).
-
-Each function takes what the learner's cell produced, runs or measures it where it can, and
-returns :func:`tlcourse.exercises.check`'s verdict; ``check(N, answer, ...)`` calls Exercise N's (True or False, with a message). The
-solutions notebook calls the same functions.
-"""
+"""Self-checks of lesson 02's exercises (freezing layers): each runs or measures the learner's
+answer; ``check(N, answer, ...)`` calls Exercise N's (:func:`tlcourse.exercises.check`)."""
 
 from __future__ import annotations
 
 from ..exercises import check as _check
 from ..exercises import numbered, validation_pick_problem
 
-#: Exercise 2: the unit ``layers.freeze(base, first_n=20)`` cuts in two, and the base's
+#: Exercise 2: the unit the lesson's ``freeze_first(base, 20)`` cuts in two, and the base's
 #: trainable parameters after it (MobileNetV2, as the lesson loads it)
 FIRST_20 = ("block_2", 2_213_168)
 #: Exercise 4: the base's trainable parameters with stem ... block_9 frozen (11 units) and
@@ -19,8 +15,7 @@ BLOCK_10_UP_BN_FROZEN = 1_959_808
 
 
 def _practice_model():
-    """A small flat model with the layer kinds of a real base (conv, BatchNormalization,
-    activation, pooling, dense), fresh weights: the learner's loop is tried on it."""
+    """A small flat model with a real base's layer kinds, on which the learner's loop is tried."""
     import keras
 
     keras.utils.set_random_seed(1)
@@ -128,11 +123,8 @@ def exercise_4(answer) -> bool:
 
 
 def exercise_5(answer, summary, test_score) -> bool:
-    """Exercise 5: ``answer = (frozen units, its mean validation accuracy)``, read from the
-    sweep's ``summary`` (index: frozen units; columns ``val_mean`` and ``val_std``). Accepted
-    when the depth was swept, the accuracy is the table's, and the depth is within the seed
-    spread of the best validation mean. Only then ``test_score(depth)`` is called: the test
-    set is touched once, for the chosen depth."""
+    """Exercise 5: ``answer = (frozen units, mean validation accuracy)`` from the sweep's
+    ``summary``, within the seed spread of the best; only then is ``test_score(depth)`` called."""
     def validate(pair):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             return "answer with a pair: (frozen units, mean validation accuracy)"

@@ -1,10 +1,6 @@
-"""Self-checks of lesson 04's exercises (ImageNet prediction, Grad-CAM).
-
-Each check runs the learner's code or recomputes the answer from the model in use, so a value
-guessed without running anything (a round number, the stub, a photo name from the prose) is
-refused. Every function prints one line and returns True or False (never raises on a wrong
-answer), like :func:`tlcourse.exercises.check`.
-"""
+"""Self-checks of lesson 04's exercises (ImageNet prediction, Grad-CAM): each runs the learner's
+code or recomputes the answer from the model in use, so a guess made without running anything is
+refused; ``check(N, answer, clf)`` calls Exercise N's (:func:`tlcourse.exercises.check`)."""
 
 from __future__ import annotations
 
@@ -62,8 +58,7 @@ def last_layer_at(keras_model, size: int) -> str:
 
 
 def cam_at_14(answer, clf) -> bool:
-    """Exercise 2: ``answer(clf, image)`` returns the Grad-CAM heat map of the top-1 class at
-    the last 14 x 14 feature map. Called on a photo the lesson did not explain."""
+    """Exercise 2: ``answer(clf, image)``, the top-1 Grad-CAM map at the last 14 x 14 layer."""
     from .. import vision
 
     def validate(fn):
@@ -110,9 +105,8 @@ def no_class(answer) -> bool:
 
 
 def runner_up(answer, clf) -> bool:
-    """Exercise 4: ``answer = (class name, box)``: the astronaut photo's second most probable
-    class, and a box ``(x0, y0, x1, y1)`` of at most 1/16 of the photo holding the peak of
-    that class's Grad-CAM map."""
+    """Exercise 4: ``answer = (class name, box)``: the astronaut photo's runner-up class and a box
+    ``(x0, y0, x1, y1)`` of at most 1/16 of the photo holding its Grad-CAM map's peak."""
     from .. import vision
 
     photo = _photo(EX4_PHOTO)
@@ -128,7 +122,7 @@ def runner_up(answer, clf) -> bool:
         if not isinstance(label, str) or label.strip().lower() != name.lower():
             return f"{label!r} is not the second most probable class of the {EX4_PHOTO} photo"
         try:
-            x0, y0, x1, y1 = vision._check_box(tuple(box))
+            x0, y0, x1, y1 = vision.check_box(tuple(box))
         except (ValueError, TypeError) as exc:
             return str(exc)
         if x1 > w or y1 > h:
@@ -143,14 +137,4 @@ def runner_up(answer, clf) -> bool:
                  hint="grad_cam(clf, photo, class_index=...) and vision.heatmap_peak")
 
 
-def check(exercise: int, answer, clf=None) -> bool:
-    """Check the answer of exercise 1-4 (``clf``: the lesson's classifier, for 1, 2 and 4)."""
-    checks = {1: preprocessing, 2: cam_at_14, 3: no_class, 4: runner_up}
-    if exercise not in checks:
-        raise ValueError(f"lesson 04 has exercises 1-4, got {exercise!r}")
-    if exercise == 3:
-        return no_class(answer)
-    if clf is None:
-        raise ValueError(f"exercise {exercise} needs the classifier: lesson04.check("
-                         f"{exercise}, answer, clf)")
-    return checks[exercise](answer, clf)
+check = exercises.numbered("04", preprocessing, cam_at_14, no_class, runner_up)
