@@ -138,3 +138,42 @@ def test_lesson_and_solutions_share_the_packaged_checks(name):
              for m, text in zip(found, (lesson, solutions), strict=True)]
     assert calls[0] and calls[0] <= calls[1], (name, calls)
     assert not re.search(r"def (_ex|validate|check)\w*\(", solutions)
+
+
+def _literal(lesson, name):
+    """The value assigned to NAME in a code cell of LESSON (e.g. a table of cases)."""
+    import ast
+    for cell in _cells(ROOT / "notebooks" / lesson):
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse(_source(cell))
+        except SyntaxError:  # an IPython magic (%pip, !ls) makes a cell no Python module
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+                # the course's own source, evaluated without builtins: tuples like ("frozen",) * 6
+                return eval(compile(ast.Expression(node.value), lesson, "eval"), {"__builtins__": {}})
+    raise AssertionError(f"{lesson} assigns no literal {name}")
+
+
+def test_lessons_01_and_02_agree_about_the_four_cases():
+    """Lesson 01 draws the four cases on a base of six blocks; lesson 02 turns each into a freezing
+    depth of MobileNetV2's 19 units, a learning rate and a cut. Same cases, same advice."""
+    (concepts,) = [n for n in course.LESSONS if n.startswith("01_")]
+    (freezing,) = [n for n in course.LESSONS if n.startswith("02_")]
+    cases, plans = _literal(concepts, "CASES"), _literal(freezing, "FOUR_CASES")
+    units = 19  # stem, 17 inverted-residual blocks, top
+    assert len(cases) == len(plans) == 4
+    for key, (recipe, _why, _risk, blocks) in cases.items():
+        size, similarity = key.split("-")
+        (plan,) = [p for k, p in plans.items() if k.startswith(f"{size} dataset, {similarity}")]
+        frozen, rate, cut, _ = plan
+        assert ("fine-tuned" in blocks) == (frozen < units), key
+        assert (blocks == ("fine-tuned",) * 6) == (frozen == 0), key
+        assert ("dropped" in blocks) == (cut is not None), key
+        if cut is not None:  # the head reads unit N's output: stem, block_0 ... block_N kept
+            kept = int(cut.split("_")[1]) + 2
+            assert abs(blocks.count("frozen") - 6 * kept / units) <= 1, (key, kept)
+        if frozen < units:  # fine-tuning the base: a learning rate smaller than the head's
+            assert rate < max(p[1] for p in plans.values()) and "fine-tune" in recipe, key
