@@ -1,7 +1,8 @@
-"""Command line: ``python -m tlcourse doctor`` and ``python -m tlcourse download``.
+"""Command line: ``python -m tlcourse doctor``, ``download`` and ``manifest FOLDER``.
 
 ``doctor`` says where every asset would come from now and exits non-zero with the fix when one
-is missing; ``download`` fetches everything ahead of a class (lesson 00).
+is missing; ``download`` fetches everything ahead of a class (lesson 00); ``manifest`` lists a
+preset folder's files and SHA-256 so that an http(s) mirror can serve it.
 """
 
 from __future__ import annotations
@@ -153,9 +154,14 @@ def main(argv=None) -> int:
     doc = sub.add_parser("doctor", help="report where every asset would come from; non-zero if missing")
     doc.add_argument("--no-network", action="store_true", help="do not probe the network")
     sub.add_parser("download", help="fetch every asset into the cache ahead of time")
+    man = sub.add_parser("manifest", help="write a preset folder's manifest for an http(s) mirror")
+    man.add_argument("folder", help="a keras-hub preset folder (with config.json) of the mirror")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor(probe_network=not args.no_network)
+    if args.command == "manifest":
+        print(f"wrote {assets.write_manifest(args.folder)}")
+        return 0
     return download()
 
 

@@ -352,7 +352,10 @@ def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
             say_once(f"the cache {config.cache_dir()} is read-only here: new files go to "
                      f"{user_copy(config.cache_dir())}, for you only")
         try:
-            with FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT, mode=FILE_MODE):
+            # locks in a subfolder, so that a folder of entries (a preset) holds only its files
+            make_dir(path.parent / ".locks")
+            with FileLock(path.parent / ".locks" / f"{path.name}.lock", timeout=LOCK_TIMEOUT,
+                          mode=FILE_MODE):
                 if path.exists():
                     problem = _intact(path, check, sealed)
                     if problem is None:
@@ -476,16 +479,85 @@ def mirror_file(asset: Asset) -> Path | None:
     return None
 
 
+#: the file of an http(s) mirror's preset folder that lists the preset's files and their SHA-256
+PRESET_MANIFEST = "manifest.json"
+
+
+def write_manifest(folder) -> Path:
+    """Write :data:`PRESET_MANIFEST` into a preset folder (every file under it and its SHA-256),
+    so that an http(s) mirror serving the folder can serve the preset. Raises ValueError for a
+    folder without ``config.json``."""
+    import json
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{folder} is not a preset folder (it has no config.json)")
+    files = {f.relative_to(folder).as_posix(): {"sha256": sha256(f), "size": f.stat().st_size}
+             for f in sorted(folder.rglob("*"))
+             if f.is_file() and f.name != PRESET_MANIFEST and not f.name.startswith(".")}
+    dest = folder / PRESET_MANIFEST
+    return write_atomic(dest, lambda tmp: tmp.write_text(json.dumps(files, indent=1) + "\n"))
+
+
+def _preset_files(url: str) -> dict:
+    """The manifest at ``url``: {relative path: {"sha256": ..., "size": ...}}; AssetDamaged if
+    malformed."""
+    import json
+    from pathlib import PurePosixPath
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _download(url, Asset(PRESET_MANIFEST, url, None, 0, "", ""), Path(tmp) / "m.json")
+        try:
+            files = json.loads((Path(tmp) / "m.json").read_text())
+        except ValueError as exc:
+            raise AssetDamaged(f"{url} is not JSON ({exc})") from None
+    good = isinstance(files, dict) and "config.json" in files and all(
+        isinstance(k, str) and not PurePosixPath(k).is_absolute() and ".." not in PurePosixPath(k).parts
+        and isinstance(v, dict) and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64
+        and isinstance(v.get("size"), int) for k, v in files.items())
+    if not good:
+        raise AssetDamaged(f"{url} must map each file of the preset (config.json among them, paths "
+                           "inside the folder) to its SHA-256: rewrite it with write_manifest()")
+    return files
+
+
 def mirror_preset(preset: str) -> Path | None:
-    """A folder mirror's copy of a keras-hub preset: the folder named after the preset's last
-    part (``bert_tiny_en_uncased``, ``all-MiniLM-L6-v2``) holding a ``config.json``, or None."""
+    """The mirror's copy of a keras-hub preset, as a local folder, or None when the mirror has
+    none. The mirror holds a folder named after the preset's last part (``bert_tiny_en_uncased``,
+    ``all-MiniLM-L6-v2``) with a ``config.json``. An http(s) mirror's folder also holds
+    :data:`PRESET_MANIFEST`; each file it lists is fetched into the cache, checked against its
+    SHA-256 (a damaged one is not kept: :class:`AssetDamaged`), and the cached folder returned.
+    An unreachable http(s) mirror (or ``TLCOURSE_OFFLINE=1``) gives None, announced once."""
     if not isinstance(preset, str) or not preset:
         raise ValueError(f"preset must be a keras-hub preset name, got {preset!r}")
-    source = config.mirror()
-    if not source or urlparse(source).scheme in ("http", "https"):
+    source, last = config.mirror(), preset.rstrip("/").split("/")[-1]
+    if not source:
         return None
-    folder = Path(source).expanduser() / preset.rstrip("/").split("/")[-1]
-    return folder if (folder / "config.json").is_file() else None
+    if urlparse(source).scheme not in ("http", "https"):
+        folder = Path(source).expanduser() / last
+        return folder if (folder / "config.json").is_file() else None
+    if config.network_mode() == config.OFFLINE:
+        return None
+    base, root = f"{source.rstrip('/')}/{last}/", config.cache_dir() / "presets" / "mirror" / last
+    try:
+        roots = set()
+        for rel, entry in _preset_files(base + PRESET_MANIFEST).items():
+            item = Asset(f"{last}/{rel}", base + rel, entry["sha256"], entry["size"], "", "")
+            path, _ = ensure_file(root / rel, lambda tmp, item=item: _download(item.url, item, tmp),
+                                  what=f"the preset {preset}", sealed=False, nbytes=item.size,
+                                  check=functools.partial(_check_asset, item))
+            roots.add(path and Path(path.as_posix()[:-len(rel) - 1]))
+        if len(roots) != 1 or None in roots:
+            raise AssetUnavailable(f"no writable cache folder holds all of it ({root})")
+    except AssetDamaged as exc:
+        raise AssetDamaged(f"the mirror's copy of the preset {preset} is damaged and was not kept: "
+                           f"{exc}. Fix the mirror's files (or rewrite its {PRESET_MANIFEST} "
+                           "with tlcourse.assets.write_manifest), or unset TLCOURSE_MIRROR") from None
+    except AssetUnavailable as exc:
+        say_once(f"the mirror {source} does not serve the preset {preset} ({exc}): "
+                 "trying its other sources")
+        return None
+    return roots.pop()
 
 
 def fetch(name: str) -> Sourced:
