@@ -461,6 +461,8 @@ def write_manifest(folder) -> Path:
     folder without ``config.json``."""
     import json
 
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be the path of a preset folder, got {folder!r}")
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise ValueError(f"{folder} is not a preset folder (it has no config.json)")
