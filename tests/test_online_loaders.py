@@ -209,10 +209,11 @@ def test_a_damaged_preset_file_from_an_http_mirror_is_refused(isolated_env, serv
     assert not [p for p in cached.rglob("*") if p.name.startswith(".part-")]
     # a manifest naming a file outside the preset folder is refused before anything is fetched
     manifest = json.loads((served / "manifest.json").read_text())
-    manifest["../../outside"] = manifest.pop("vocab.txt")
-    (served / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(assets.AssetDamaged, match="paths inside the folder"):
-        assets.mirror_preset("all-MiniLM-L6-v2")
+    entry = manifest.pop("vocab.txt")
+    for outside in ("../../outside", "", ".", "/tmp/outside", "a\\..\\..\\outside"):
+        (served / "manifest.json").write_text(json.dumps({**manifest, outside: entry}))
+        with pytest.raises(assets.AssetDamaged, match="paths inside the folder"):
+            assets.mirror_preset("all-MiniLM-L6-v2")
     assert not (isolated_env / "cache" / "outside").exists()
 
 

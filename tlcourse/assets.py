@@ -422,12 +422,7 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
 
 def cached_path(name: str) -> Path:
     """Where asset ``name`` lives in the cache (whether or not it is there yet)."""
-    asset = get(name)
-    return config.cache_dir() / "downloads" / asset.filename
-
-
-def _asset_problem(asset: Asset, path: Path) -> str | None:
-    return _intact(path, functools.partial(_check_asset, asset), sealed=asset.sha256 is None)
+    return config.cache_dir() / "downloads" / get(name).filename
 
 
 def status(name: str) -> str:
@@ -436,7 +431,9 @@ def status(name: str) -> str:
     paths = [p for p in (cached_path(name), user_copy(cached_path(name))) if p.exists()]
     if not paths:
         return "missing"
-    return "cache" if any(_asset_problem(asset, p) is None for p in paths) else "corrupt"
+    check = functools.partial(_check_asset, asset)
+    good = any(_intact(p, check, sealed=asset.sha256 is None) is None for p in paths)
+    return "cache" if good else "corrupt"
 
 
 def mirror_file(asset: Asset) -> Path | None:
@@ -486,8 +483,9 @@ def _preset_files(url: str) -> dict:
         except ValueError as exc:
             raise AssetDamaged(f"{url} is not JSON ({exc})") from None
     good = isinstance(files, dict) and "config.json" in files and all(
-        isinstance(k, str) and not PurePosixPath(k).is_absolute() and ".." not in PurePosixPath(k).parts
-        and isinstance(v, dict) and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64
+        isinstance(k, str) and k == PurePosixPath(k).as_posix() != "." and "\\" not in k
+        and not k.startswith("/") and ".." not in k.split("/") and isinstance(v, dict)
+        and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64
         and isinstance(v.get("size"), int) for k, v in files.items())
     if not good:
         raise AssetDamaged(f"{url} must map each file of the preset (config.json among them, paths "
@@ -542,8 +540,7 @@ def fetch(name: str) -> Sourced:
     dest = cached_path(name)
     problems: list[str] = []
     sent_damaged: list[bool] = []  # per source tried: its bytes arrived but failed the check
-    damaged = any(p.exists() and _asset_problem(asset, p) is not None
-                  for p in (dest, user_copy(dest)))
+    damaged = status(name) == "corrupt"
     offline = config.network_mode() == config.OFFLINE
 
     def from_mirror(tmp: Path) -> None:
