@@ -49,6 +49,8 @@ def test_manifest_lists_a_preset_folder_with_checksums(tmp_path, capsys):
     (tmp_path / "assets" / "tokenizer").mkdir(parents=True)
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "assets" / "tokenizer" / "vocabulary.txt").write_text("[PAD]\n")
+    (tmp_path / ".locks").mkdir()  # the cache's lock files are not part of the preset
+    (tmp_path / ".locks" / "config.json.lock").write_text("")
     assert cli.main(["manifest", str(tmp_path)]) == 0
     assert "manifest.json" in capsys.readouterr().out
     files = json.loads((tmp_path / "manifest.json").read_text())

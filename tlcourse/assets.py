@@ -465,7 +465,8 @@ def write_manifest(folder) -> Path:
         raise ValueError(f"{folder} is not a preset folder (it has no config.json)")
     files = {f.relative_to(folder).as_posix(): {"sha256": sha256(f), "size": f.stat().st_size}
              for f in sorted(folder.rglob("*"))
-             if f.is_file() and f.name != PRESET_MANIFEST and not f.name.startswith(".")}
+             if f.is_file() and f.name != PRESET_MANIFEST
+             and not any(part.startswith(".") for part in f.relative_to(folder).parts)}
     dest = folder / PRESET_MANIFEST
     return write_atomic(dest, lambda tmp: tmp.write_text(json.dumps(files, indent=1) + "\n"))
 
