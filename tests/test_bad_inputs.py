@@ -96,6 +96,8 @@ def cases(tiny, net):
     add("register('x')", lambda: assets.register("x"), "Asset")
     add("mirror_preset('')", lambda: assets.mirror_preset(""), "preset")
     add("mirror_preset(3)", lambda: assets.mirror_preset(3), "preset")
+    add("write_manifest(missing)", lambda: assets.write_manifest("/nonexistent/preset"), "preset")
+    add("write_manifest(3)", lambda: assets.write_manifest(3), "folder")
     add("with_fallback(online=1)", lambda: assets.with_fallback("x", 1, lambda: 1, "d"), "online")
     add("sha256(missing)", lambda: assets.sha256(Path("/nonexistent/file")), "path")
     # course

