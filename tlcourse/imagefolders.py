@@ -1,8 +1,6 @@
-"""Image classes as folders (lesson 07): the solar-cell images of the ``elpv-dataset`` package
-(Deitsch et al., ZAE Bayern; images CC BY-NC-SA 4.0, non-commercial use only; code Apache-2.0)
-written once into the course cache as class folders, the layout of a folder of your own photos,
-and (saved from the lesson) the check of such a folder. Nothing here imports TensorFlow.
-"""
+"""Lesson 07's image folders: the solar cells of ``elpv-dataset`` (Deitsch et al., ZAE Bayern;
+images CC BY-NC-SA 4.0, non-commercial use only) written once as class folders, and (saved from
+the lesson) the check of a folder of your own images."""
 
 from __future__ import annotations
 
@@ -22,9 +20,8 @@ LEVELS = {0.0: "good", 1 / 3: "one_third", 2 / 3: "two_thirds", 1.0: "defective"
 
 
 def elpv_labels() -> list[dict]:
-    """Rows of the package's ``labels.csv``: ``file`` (absolute path), ``probability``
-    (0, 1/3, 2/3 or 1) and ``type`` (``mono`` or ``poly``); an error naming the install
-    command when the package is missing or incomplete."""
+    """Rows of the package's labels: ``file`` (a path), ``probability`` (0, 1/3, 2/3 or 1),
+    ``type`` (mono or poly); an error naming the install if the package is missing or damaged."""
     try:
         import elpv_dataset
     except ImportError:
@@ -48,14 +45,10 @@ def _level(probability: float) -> float:
 
 
 def elpv_folders(test_share: float = 0.25, seed: int = 0) -> Path:
-    """Write the solar-cell images as class folders in the course cache once; return the root.
-
-    ``root/train/{good,defective}`` and ``root/test/{good,defective}`` hold the cells of
-    probability 0 and 1, split at random (stratified by class and cell type) with
-    ``test_share`` of them in ``test/``; ``root/unsure/{one_third,two_thirds}`` the others;
-    ``root/labels.csv`` every cell's file, probability, type and split. The tree is built
-    beside the cache entry and renamed into place: no reader sees it half-written.
-    """
+    """Write the cells once into the course cache, atomically; return the root. ``train/`` and
+    ``test/`` (``test_share`` of them, stratified by class and cell type) hold ``good/`` (defect
+    probability 0) and ``defective/`` (1); ``unsure/`` holds ``one_third/`` and ``two_thirds/``;
+    ``labels.csv`` every cell's file, probability, type and split."""
     if not isinstance(test_share, float) or not 0.05 <= test_share <= 0.5:
         raise ValueError(f"test_share must be a float between 0.05 and 0.5, got {test_share!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

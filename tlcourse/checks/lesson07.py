@@ -1,5 +1,4 @@
-"""Self-checks of lesson 07's exercises: each runs the learner's code or recomputes the number it
-asks for, so a guess is refused (tests/test_checks_lesson07.py)."""
+"""Lesson 07's self-checks: each runs the learner's code or recomputes the number it asks for."""
 
 from __future__ import annotations
 
@@ -36,18 +35,18 @@ def _threshold_problem(y, p, t, target: float, where: str):
     return True
 
 
-_BASE: list = []
+_BASE: list = []  # one MobileNetV2 for every call of check_unfreeze_from
 
 
 def check_unfreeze_from(fn) -> bool:
-    """Exercise 1: ``fn(base, layer_name)`` makes every layer of a MobileNetV2 base from
-    ``layer_name`` on trainable, except BatchNormalization, and freezes everything below."""
+    """Exercise 1: ``fn(base, layer_name)`` trains the layers from ``layer_name`` on, but no
+    BatchNormalization, and freezes those below; run on a MobileNetV2 with three cuts."""
     def validate(fn):
         if not callable(fn):
             return "answer must be your function: answer = unfreeze_from"
         import keras
 
-        if not _BASE:  # built once: random weights, since only the flags are checked
+        if not _BASE:  # random weights: only the flags are checked
             _BASE.append(keras.applications.MobileNetV2(weights=None, include_top=False,
                                                         input_shape=(32, 32, 3)))
         base = _BASE[0]
@@ -71,8 +70,8 @@ def check_unfreeze_from(fn) -> bool:
 
 
 def check_threshold_function(fn) -> bool:
-    """Exercise 2: ``fn(y_true, p, target)`` returns the threshold with the highest recall among
-    those whose precision is at least ``target``; run on made-up scores at three targets."""
+    """Exercise 2: ``fn(y_true, p, target)``, the threshold of highest recall whose precision is
+    at least ``target``; run on made-up scores at three targets."""
     def validate(fn):
         if not callable(fn):
             return "answer must be your function: answer = threshold_for_precision"
@@ -91,8 +90,8 @@ def check_threshold_function(fn) -> bool:
 
 
 def check_precision_choice(threshold, y_val, p_val, y_test, p_test, target: float = 0.9) -> bool:
-    """Exercise 3: the threshold chosen on validation for precision >= ``target`` with the
-    highest recall; once right, prints what it gives on the test set."""
+    """Exercise 3: the validation threshold of highest recall with precision >= ``target``;
+    once right, prints what it gives on the test set."""
     def validate(t):
         if _best_recall(y_val, p_val, target) is None:
             return f"no threshold reaches precision {target} on these validation cells"
@@ -111,7 +110,7 @@ _LEVEL_MEANS: dict = {}  # the last model's means, so a second answer predicts n
 
 
 def _level_means(model, root, size: int) -> dict:
-    """Mean output 1 of ``model`` over each level's folder, recomputed when the model, its
+    """Mean output 1 of ``model`` on each level's folder; predicted again when the model, its
     weights, the root or the size change."""
     import keras
 
@@ -131,9 +130,8 @@ def _level_means(model, root, size: int) -> dict:
 
 
 def check_levels(answer, model, root, size: int) -> bool:
-    """Exercise 4: ``{level: mean}``, the mean predicted defect probability (``model``'s output
-    1) of the cells at each expert level, in ``imagefolders.level_folders(root)``, read at
-    ``size`` pixels."""
+    """Exercise 4: ``{level: mean of model's output 1}`` over the cells of each expert level in
+    ``imagefolders.level_folders(root)``, read at ``size`` pixels."""
     def validate(a):
         if not isinstance(a, dict) or set(a) != {0.0, 1 / 3, 2 / 3, 1.0}:  # before predicting
             return "answer must be a dict with the keys 0.0, 1 / 3, 2 / 3 and 1.0"
