@@ -122,8 +122,7 @@ def test_levels_check_predicts_once_per_model_state(level_root):
     calls = []
     predict = model.predict
     model.predict = lambda *a, **k: calls.append(1) or predict(*a, **k)
-    means = lesson07._level_means(model, __import__("tlcourse").imagefolders.level_folders(
-        level_root), 16)
+    means = lesson07._level_means(model, level_root, 16)
     assert lesson07.check_levels(means, model, level_root, 16)
     assert not lesson07.check_levels({k: v + 0.05 for k, v in means.items()}, model, level_root, 16)
     assert len(calls) == 4  # one prediction per folder, shared by the three calls
