@@ -129,6 +129,8 @@ def main(argv=None) -> int:
     parser.add_argument("--from-log", type=Path, default=None,
                         help="rewrite the section from the JSON lines an earlier run printed "
                              "(new thresholds, no rerun)")
+    parser.add_argument("--command", default="--modes full --reruns 3",
+                        help="with --from-log: the arguments of the run that printed the log")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     table, full_runs = [], []
@@ -159,10 +161,9 @@ def main(argv=None) -> int:
              f"the start and {load_end:.1f} at the end on {os.cpu_count()} cores (above "
              f"{os.cpu_count()}, other programs competed for the CPU: wall times are inflated, "
              "and the kernel's CPU time is the better estimate of the time on an idle machine). "
-             + ("Runs: `python benchmarks/bench_lesson03.py --modes full quick --reruns 3`; this "
-                "section rebuilt from the figures they printed with `--from-log`, after the "
-                "thresholds below were set from these runs (a fresh rerun is the next check)."
-                if args.from_log else "Command: `python benchmarks/bench_lesson03.py "
+             + (f"Runs: `python benchmarks/bench_lesson03.py {args.command}`; this section "
+                "written from the figures they printed (`--from-log`), with the thresholds the "
+                "lesson had before these runs." if args.from_log else "Command: `python benchmarks/bench_lesson03.py "
                 + " ".join(argv if argv is not None else sys.argv[1:]) + "`."), "",
              "| notebook | mode | SEED | wall (s) | kernel CPU (s) | kernel peak RSS (MB) "
              "| load (start, end) | status |", "|---|---|---:|---:|---:|---:|---|---|"]

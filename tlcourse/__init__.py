@@ -18,7 +18,7 @@ Modules, by purpose:
     course     the lesson list, badges and the Colab cell
     experiments  drawing labelled rows, label-budget curves, the four freeze-or-train cases (lesson 01)
     freezing   MobileNetV2 blocks, freeze_report and the freeze explorer (lesson 02)
-    features   cached feature extraction, clean cuts, and lesson 03's saved training loop
+    features   cached feature extraction and lesson 03's saved training loop
     vision     OpenCV input, Grad-CAM, predict-your-own-image (lesson 04)
     sentiment  sequence lengths, dynamic padding, the classifier and its safe-mode save (lesson 05)
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)

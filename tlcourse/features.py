@@ -44,10 +44,8 @@ def _outputs(model) -> dict:
 
 def extract(model, images, prepare=None, batch_size: int = 32, progress: bool = True,
             desc: str = "features", dtype=np.float32):
-    """Run ``model`` (frozen, inference mode) over ``images`` in batches, each turned into the
-    model's input by ``prepare`` (e.g. ``net.preprocess``) on the fly, so that the prepared
-    copies never all sit in memory. Returns an array, or a dict of arrays for named outputs,
-    as ``dtype`` (float32, or float16 for half the memory)."""
+    """Run ``model`` (frozen) over ``images`` in batches, each prepared on the fly by ``prepare``
+    (e.g. ``net.preprocess``): an array, or a dict for named outputs, as float32 or float16."""
     import keras
     from tqdm.auto import tqdm
 
@@ -77,9 +75,8 @@ def fingerprint(model, images, extra: str = "") -> str:
 
 
 class FeatureCache:
-    """Features of a frozen network, computed once: kept in memory and, when ``folder`` is
-    given, as one ``.npy`` file per output (read back with ``allow_pickle=False``), so that a
-    rerun reads them instead of computing them. ``log`` says where each request was served from."""
+    """Features computed once: kept in memory and, given a ``folder``, as ``.npy`` files (read
+    with ``allow_pickle=False``) that a rerun reads back. ``log``: where each request came from."""
 
     def __init__(self, folder: str | os.PathLike | None = None):
         if folder is not None and not isinstance(folder, (str, os.PathLike)):

@@ -3,6 +3,8 @@ measures what the learner's cell produced and says whether it is right (True or 
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..exercises import check as _check
 from ..exercises import numbered, validation_pick_problem
 
@@ -12,7 +14,6 @@ STAGE2_TRAINABLE = 2_468_298
 
 
 def _problem(n=240, seed=0):
-    import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -25,7 +26,6 @@ def _model(seed, hidden=False):
     """A linear model, or (``hidden``) one with dropout and BatchNormalization whose moving
     statistics are far from a batch's own, so training and inference mode give other numbers."""
     import keras
-    import numpy as np
 
     keras.utils.set_random_seed(seed)
     if not hidden:
@@ -42,7 +42,6 @@ def exercise_1(fit_fn, epochs: int = 3, learning_rate: float = 1e-2, seed: int =
     """Exercise 1: ``fit_fn(model, dataset, epochs, learning_rate)`` must train like ``custom_fit``."""
     def validate(fn):
         import keras
-        import numpy as np
 
         from ..features import custom_fit
 
@@ -72,7 +71,6 @@ def exercise_2(evaluate) -> bool:
     """Exercise 2: ``evaluate(model, dataset) -> (loss, accuracy)``, on uneven batches."""
     def validate(fn):
         import keras
-        import numpy as np
 
         if not callable(fn):
             return "the answer must be your function itself (answer = evaluate), not its result"
