@@ -178,13 +178,7 @@ def cases(tiny, net):
     add("fingerprint(model='x')", lambda: features.fingerprint("x", img[None]), "model")
     add("FeatureCache(folder=3)", lambda: features.FeatureCache(3), "folder")
     add("FeatureCache.get(name='a b')", lambda: features.FeatureCache().get("a b", tiny, img[None]), "name")
-    add("make_dataset(len mismatch)", lambda: features.make_dataset(feats, y[:3]), "")
-    add("make_dataset(batch_size=0)", lambda: features.make_dataset(feats, y, batch_size=0), "batch_size")
     add("custom_fit(optimizer='adam')", lambda: features.custom_fit(tiny, None, optimizer="adam", epochs=1), "optimizer")
-    add("clean_cuts('x')", lambda: features.clean_cuts("x"), "model")
-    add("shares_weights('x', tiny)", lambda: features.shares_weights("x", tiny), "model")
-    add("linear_probe f([],[],[],[])", lambda: features.linear_probe([], [], [], []), "empty")
-    add("linear_probe f(len mismatch)", lambda: features.linear_probe(feats, y[:3], feats, y), "")
     # freezing
     add("block_of('x')", lambda: freezing.block_of("x"), "layer")
     add("find_base('x')", lambda: freezing.find_base("x"), "model")

@@ -16,9 +16,9 @@ Modules, by purpose:
     install    what a runtime lacks (the Colab cell) and the offline stand-ins, installed with pip
     imagefolders  class folders of images: the solar cells of lesson 07, and a folder check
     course     the lesson list, badges and the Colab cell
-    experiments  drawing labelled rows, label-budget curves, the four freeze-or-train cases (lesson 01)
+    experiments  lesson 01's saved label-budget experiment: labelled draws, probes, curves
     freezing   MobileNetV2 blocks, block table and lesson 02's saved freeze loop
-    features   cached feature extraction, clean cuts, and lesson 03's saved training loop
+    features   cached feature extraction and lesson 03's saved training loop
     vision     OpenCV input and lesson 04's saved Grad-CAM
     sentiment  sequence lengths, dynamic padding, the classifier and its safe-mode save (lesson 05)
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)
