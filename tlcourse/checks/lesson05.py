@@ -95,13 +95,13 @@ def _tiny_classifier():
     import keras
     import keras_hub
 
-    from ..sentiment import _mean_task_class
+    from ..sentiment import MeanPooledBertClassifier
 
     keras.utils.set_random_seed(3)
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=40, num_layers=3, num_heads=2, hidden_dim=8, intermediate_dim=16,
         max_sequence_length=16)
-    return _mean_task_class()(backbone, 2)
+    return MeanPooledBertClassifier(backbone, 2)
 
 
 def _reference_trainable(model, n_layers):
@@ -122,7 +122,7 @@ def _reference_trainable(model, n_layers):
 def exercise_3(freeze_lower) -> bool:
     """Exercise 3: ``freeze_lower(model, n_layers)`` freezes the embeddings (token, position,
     segment, their LayerNorm) and the lower ``n_layers`` transformer layers of a classifier
-    from ``S.build_classifier``, keeps the unused ``[CLS]`` pooler frozen and leaves the rest
+    from ``build_classifier``, keeps the unused ``[CLS]`` pooler frozen and leaves the rest
     and the head trainable. Tried on a small BERT of the same layout, for several depths and
     starting states."""
     def validate(fn):
