@@ -39,14 +39,6 @@ def _texts(texts, name="texts") -> list:
     return texts
 
 
-def _labels(labels, n, name="labels") -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1 or len(y) != n or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name} must be a 1-D array of integers (0 = rotten, 1 = fresh), one "
-                         f"per text ({n} texts; got shape {y.shape}, dtype {y.dtype})")
-    return y.astype(np.int32)
-
-
 def _features(features) -> int:
     keys = ("token_ids", "padding_mask", "segment_ids")
     if not isinstance(features, dict) or set(features) != set(keys):
