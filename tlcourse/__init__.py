@@ -20,7 +20,7 @@ Modules, by purpose:
     freezing   MobileNetV2 blocks, freeze_report and the freeze explorer (lesson 02)
     features   cached feature extraction, clean cuts, and lesson 03's saved training loop
     vision     OpenCV input, Grad-CAM, predict-your-own-image (lesson 04)
-    sentiment  sequence lengths, dynamic padding, the classifier and its safe-mode save (lesson 05)
+    sentiment  token ids, prediction, safe-mode save, cached embeddings; lesson 05's saved recipe
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)
     efficientnet_lite, torchfile  the EfficientNet-Lite0 port and its torch-free weight reader
 """
