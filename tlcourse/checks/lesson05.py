@@ -1,9 +1,5 @@
-"""Self-checks of lesson 05's exercises (BERT sentiment).
-
-Each function takes what the learner's cell produced, runs it on fresh inputs where it can,
-and returns :func:`tlcourse.exercises.check`'s verdict; ``check(N, answer, ...)`` calls
-Exercise N's (True or False, with a message). The solutions notebook calls the same functions.
-"""
+"""Self-checks of lesson 05's exercises (BERT sentiment): each runs the learner's code on fresh
+inputs; ``check(N, answer, ...)`` calls Exercise N's. The solutions notebook calls the same."""
 
 from __future__ import annotations
 
@@ -13,36 +9,32 @@ from ..exercises import check as _check
 from ..exercises import numbered
 
 
-# --------------------------------------------------------------------------- Exercise 1
-def _reference_mean(seq, mask):
-    m = mask.astype(np.float64)[..., None]
-    return (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
+def _callable(fn, name):
+    return None if callable(fn) else f"give the function itself ({name}, no parentheses), got {type(fn).__name__}"
 
 
 def exercise_1(masked_mean) -> bool:
-    """Exercise 1: ``masked_mean(sequence_output, padding_mask)`` on fresh random batches
-    (texts of different lengths, one of them filling every position), compared with the
-    masked mean over the real tokens."""
+    """Exercise 1: ``masked_mean(sequence_output, padding_mask)`` on fresh random batches (one
+    text filling every position), against the mean over the real tokens only."""
     def validate(fn):
-        if not callable(fn):
-            return f"give the function itself (masked_mean, no parentheses), got {type(fn).__name__}"
+        if (why := _callable(fn, "masked_mean")) is not None:
+            return why
         rng = np.random.default_rng(5)
         for batch, length, width in ((3, 7, 5), (4, 12, 16), (1, 4, 3)):
             seq = rng.normal(size=(batch, length, width)).astype(np.float32)
             seq[:, -1] += 50.0  # a padding vector far from the rest: a plain mean shows it
             real = rng.integers(1, length, size=batch)
-            real[0] = length  # one text fills every position
+            real[0] = length
             mask = np.arange(length)[None, :] < real[:, None]
+            m = mask.astype(np.float64)[..., None]
+            want = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
             got = np.asarray(fn(seq, mask), dtype=np.float64)
-            want = _reference_mean(seq, mask)
             if got.shape != want.shape:
-                return (f"for a batch of shape {seq.shape} expected one vector per text, shape "
-                        f"{want.shape}; got {got.shape}")
-            gap = float(np.abs(got - want).max())
-            if not gap < 1e-4:
+                return f"for a batch of shape {seq.shape} expected shape {want.shape}, got {got.shape}"
+            if not np.abs(got - want).max() < 1e-4:
                 if np.allclose(got, seq.mean(1), atol=1e-4):
                     return "that is the plain mean: the [PAD] positions must not count"
-                return f"your vectors differ from the masked mean by up to {gap:.3f}"
+                return f"your vectors differ from the masked mean by up to {np.abs(got - want).max():.3f}"
         return True
 
     return _check("Exercise 1", masked_mean, validate=validate,
@@ -50,38 +42,26 @@ def exercise_1(masked_mean) -> bool:
                        "divide by the number of real tokens")
 
 
-# --------------------------------------------------------------------------- Exercise 2
-def _linear_reference(step, total, peak, warmup_share):
-    warmup = max(1, int(round(warmup_share * total)))
-    if step < warmup:
-        return peak * step / warmup
-    return peak * max(0.0, (total - step) / (total - warmup))
-
-
 def exercise_2(make_schedule) -> bool:
-    """Exercise 2: ``make_schedule(total_steps, peak_lr, warmup_share)`` returns a Keras
-    learning-rate schedule: linear warm-up from 0 to ``peak_lr`` over the first
-    ``max(1, round(warmup_share * total_steps))`` steps, then a *linear* fall to 0 at
-    ``total_steps``. Evaluated at many steps of several schedules."""
+    """Exercise 2: ``make_schedule(total_steps, peak_lr, warmup_share)``: linear warm-up from 0
+    to ``peak_lr`` over ``max(1, round(warmup_share * total_steps))`` steps, then a straight
+    line to 0 at ``total_steps``; evaluated at many steps of three schedules."""
     def validate(fn):
-        if not callable(fn):
-            return f"give the function itself (make_schedule), got {type(fn).__name__}"
+        if (why := _callable(fn, "make_schedule")) is not None:
+            return why
         for total, peak, share in ((100, 5e-5, 0.1), (37, 2e-4, 0.2), (1000, 1e-3, 0.05)):
             schedule = fn(total, peak, share)
             if not callable(schedule):
                 return "make_schedule must return a schedule: a function of the step"
-            steps = sorted({0, 1, total // 7, total // 3, total // 2, (3 * total) // 4,
-                            total - 1, total})
-            got = np.array([float(np.asarray(schedule(s))) for s in steps])
-            want = np.array([_linear_reference(s, total, peak, share) for s in steps])
-            if not np.allclose(got, want, rtol=1e-3, atol=peak * 1e-3):
-                mid = steps[len(steps) // 2]
-                rows = ", ".join(f"step {s}: {g:.3g} (want {w:.3g})"
-                                 for s, g, w in zip(steps, got, want, strict=True)
-                                 if not np.isclose(g, w, rtol=1e-3, atol=peak * 1e-3))
-                curved = abs(got[steps.index(mid)] - want[steps.index(mid)]) > 1e-3 * peak
-                why = " (still a curve after the warm-up?)" if curved else ""
-                return f"make_schedule({total}, {peak}, {share}) gives {rows}{why}"
+            warmup = max(1, round(share * total))
+            steps = sorted({0, 1, total // 7, total // 3, total // 2, 3 * total // 4, total - 1, total})
+            want = [peak * s / warmup if s < warmup else peak * max(0.0, (total - s) / (total - warmup))
+                    for s in steps]
+            got = [float(np.asarray(schedule(s))) for s in steps]
+            wrong = [f"step {s}: {g:.3g} (want {w:.3g})" for s, g, w in zip(steps, got, want, strict=True)
+                     if not np.isclose(g, w, rtol=1e-3, atol=peak * 1e-3)]
+            if wrong:
+                return f"make_schedule({total}, {peak}, {share}) gives " + ", ".join(wrong)
         return True
 
     return _check("Exercise 2", make_schedule, validate=validate,
@@ -89,54 +69,39 @@ def exercise_2(make_schedule) -> bool:
                        "fall; the warm-up is peak * step / warmup_steps (ops.where picks)")
 
 
-# --------------------------------------------------------------------------- Exercise 3
 def _tiny_classifier():
     """A 3-layer BERT classifier with fresh weights and the lesson's layer names."""
     import keras
     import keras_hub
 
-    from ..sentiment import _mean_task_class
+    from ..sentiment import MeanPooledBertClassifier
 
     keras.utils.set_random_seed(3)
-    backbone = keras_hub.models.BertBackbone(
+    return MeanPooledBertClassifier(keras_hub.models.BertBackbone(
         vocabulary_size=40, num_layers=3, num_heads=2, hidden_dim=8, intermediate_dim=16,
-        max_sequence_length=16)
-    return _mean_task_class()(backbone, 2)
-
-
-def _reference_trainable(model, n_layers):
-    """Layer name -> trainable, for the rule: embeddings and the lower ``n_layers``
-    transformer layers frozen, the rest and the head trainable, the pooler frozen."""
-    flags = {}
-    for layer in model.backbone.layers:
-        name = layer.name
-        if not layer.weights:  # inputs, dropout: nothing to train either way
-            continue
-        if name.startswith("transformer_layer_"):
-            flags[name] = int(name.rsplit("_", 1)[1]) >= n_layers
-        elif name == "pooled_dense" or "embed" in name:
-            flags[name] = False
-    return flags
+        max_sequence_length=16), 2)
 
 
 def exercise_3(freeze_lower) -> bool:
-    """Exercise 3: ``freeze_lower(model, n_layers)`` freezes the embeddings (token, position,
-    segment, their LayerNorm) and the lower ``n_layers`` transformer layers of a classifier
-    from ``S.build_classifier``, keeps the unused ``[CLS]`` pooler frozen and leaves the rest
-    and the head trainable. Tried on a small BERT of the same layout, for several depths and
-    starting states."""
+    """Exercise 3: ``freeze_lower(model, n_layers)`` freezes the embeddings and the lower
+    ``n_layers`` transformer layers, keeps the unused ``[CLS]`` pooler frozen and leaves the
+    rest and the head trainable; tried on a small BERT, fresh and all frozen to start with."""
     def validate(fn):
-        if not callable(fn):
-            return f"give the function itself (freeze_lower), got {type(fn).__name__}"
+        if (why := _callable(fn, "freeze_lower")) is not None:
+            return why
         for n_layers, start in ((2, "fresh"), (0, "all frozen"), (3, "fresh"), (1, "all frozen")):
             model = _tiny_classifier()
             if start == "all frozen":
                 for layer in model.backbone.layers:
                     layer.trainable = False
-            out = fn(model, n_layers)
-            model = out if out is not None else model
-            want = _reference_trainable(model, n_layers)
-            got = {layer.name: bool(layer.trainable) and bool(model.backbone.trainable)
+            model = fn(model, n_layers) or model
+            want = {}
+            for layer in model.backbone.layers:
+                if layer.name.startswith("transformer_layer_"):
+                    want[layer.name] = int(layer.name.rsplit("_", 1)[1]) >= n_layers
+                elif layer.weights and (layer.name == "pooled_dense" or "embed" in layer.name):
+                    want[layer.name] = False
+            got = {layer.name: layer.trainable and model.backbone.trainable
                    for layer in model.backbone.layers}
             wrong = [n for n in want if want[n] != got[n]]
             if wrong:
@@ -152,29 +117,25 @@ def exercise_3(freeze_lower) -> bool:
                        "K >= n_layers; embeddings and 'pooled_dense' are frozen")
 
 
-# --------------------------------------------------------------------------- Exercise 4
 def exercise_4(answer, sweep, test_score) -> bool:
     """Exercise 4: ``answer = (peak learning rate, its validation accuracy)`` read from
-    ``sweep`` (peak learning rate -> validation accuracy, at least 3 rates tried). Accepted
-    when the accuracy is the sweep's and the rate is within half a point of the best
-    validation accuracy. Only then ``test_score(rate)`` is called: the test set is touched
-    once, for the chosen rate."""
+    ``sweep`` (rate -> validation accuracy, at least 3 rates): the accuracy must be the
+    sweep's and within half a point of the best. Only then ``test_score(rate)`` is called."""
     def validate(pair):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             return "answer with a pair: (peak learning rate, its validation accuracy)"
         if not isinstance(sweep, dict) or len(sweep) < 3:
             return "run the sweep first: sweep must map at least 3 peak learning rates to accuracies"
-        rates = [float(r) for r in sweep]
-        accs = np.array([float(v) for v in sweep.values()])
+        rates, accs = list(sweep), np.array([float(v) for v in sweep.values()])
         if not np.all((accs >= 0) & (accs <= 1)):
             return "sweep's values must be validation accuracies between 0 and 1 (not percentages)"
         rate, accuracy = float(pair[0]), float(pair[1])
-        match = [r for r in rates if np.isclose(r, rate, rtol=1e-6)]
+        match = [r for r in rates if np.isclose(float(r), rate, rtol=1e-6)]
         if not match:
-            return f"{rate:g} was not tried; choose one of {', '.join(f'{r:g}' for r in rates)}"
-        mean = float(sweep[list(sweep)[rates.index(match[0])]])
+            return f"{rate:g} was not tried; choose one of {', '.join(f'{float(r):g}' for r in rates)}"
+        mean = float(sweep[match[0]])
         if abs(accuracy - mean) > 5e-4:
-            return (f"the validation accuracy at {rate:g} is not {accuracy}: read it from the sweep")
+            return f"the validation accuracy at {rate:g} is not {accuracy}: read it from the sweep"
         if mean < accs.max() - 0.005:
             return f"{rate:g} is not the best on validation: choose the rate that scores highest"
         score = float(test_score(match[0]))
