@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET = 7200  # hand-written lines; lower it when the package shrinks, never raise it quietly
+BUDGET = 4850  # hand-written lines (4,807 now); lower it when the package shrinks, never raise it quietly
 
 
 def _count_lines():
