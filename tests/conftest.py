@@ -67,7 +67,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture
 def serve():
     """``serve(folder)`` -> base URL of an HTTP server on 127.0.0.1 for ``folder``; the
-    returned URL's server counts requests in ``serve.hits[path]``."""
+    returned URL's server counts requests in ``serve.hits[path]``; ``serve.stop()`` stops them."""
     servers = []
 
     def start(folder):
@@ -80,10 +80,15 @@ def serve():
         start.hits = hits
         return f"http://127.0.0.1:{httpd.server_address[1]}"
 
+    def stop():
+        while servers:
+            httpd = servers.pop()
+            httpd.shutdown()
+            httpd.server_close()
+
+    start.stop = stop
     yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+    stop()
 
 
 def closed_port() -> int:

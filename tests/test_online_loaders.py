@@ -184,7 +184,8 @@ def test_an_http_mirror_serves_a_keras_hub_preset(isolated_env, serve, monkeypat
     enc = text.load_text_encoder("minilm")
     cached = isolated_env / "cache" / "presets" / "mirror" / "all-MiniLM-L6-v2"
     assert enc.source == "mirror" and enc.preset == text.bert_layout(cached)
-    assert sorted(p.name for p in cached.iterdir() if p.is_file()) == sorted(text._HF_FILES)
+    assert sorted(p.name for p in cached.iterdir() if p.is_file()) == sorted(
+        [*text._HF_FILES, "manifest.json"])
     assert (cached / "model.safetensors").read_bytes() == (served / "model.safetensors").read_bytes()
     vectors = enc.embed(["a good film", "a great movie", "tax forms"], progress=False)
     sim = vectors @ vectors.T / np.outer(*[np.linalg.norm(vectors, axis=1)] * 2)
@@ -217,12 +218,66 @@ def test_a_damaged_preset_file_from_an_http_mirror_is_refused(isolated_env, serv
     assert not (isolated_env / "cache" / "outside").exists()
 
 
+def test_a_preset_from_an_http_mirror_is_reused_when_the_mirror_is_down(isolated_env, serve,
+                                                                       monkeypatch, capsys):
+    import json
+
+    from tlcourse import text
+
+    served = minilm_on_a_web_mirror(isolated_env)
+    monkeypatch.setenv("TLCOURSE_MIRROR", serve(served.parent))
+    cached = assets.mirror_preset("all-MiniLM-L6-v2")
+    kept = json.loads((cached / "manifest.json").read_text())
+    assert kept == json.loads((served / "manifest.json").read_text())
+    serve.stop()  # the mirror is down: the verified copy is used, announced, nothing fetched
+    assets.forget_probes()
+    capsys.readouterr()
+    enc = text.load_text_encoder("minilm")
+    assert enc.source == "mirror" and enc.preset == text.bert_layout(cached)
+    assert "using the copy verified when it was cached" in capsys.readouterr().out
+    vectors = enc.embed(["a good film", "a great movie", "tax forms"], progress=False)
+    sim = vectors @ vectors.T / np.outer(*[np.linalg.norm(vectors, axis=1)] * 2)
+    assert sim[0, 1] > sim[0, 2]
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")  # offline: the same copy, the mirror not asked
+    assert assets.mirror_preset("all-MiniLM-L6-v2") == cached
+    # a damaged copy is refused with the fix: a file cut short, then a file missing
+    with open(cached / "vocab.txt", "r+b") as fh:
+        fh.truncate(10)
+    with pytest.raises(assets.AssetDamaged, match="vocab.txt: missing or not the size.*delete"):
+        assets.mirror_preset("all-MiniLM-L6-v2")
+    (cached / "vocab.txt").unlink()
+    with pytest.raises(assets.AssetDamaged, match="damaged \\(vocab.txt"):
+        assets.mirror_preset("all-MiniLM-L6-v2")
+    (cached / "manifest.json").write_text("{not json")
+    with pytest.raises(assets.AssetDamaged, match="write_manifest"):
+        assets.mirror_preset("all-MiniLM-L6-v2")
+
+
+def test_a_preset_half_updated_from_an_http_mirror_is_not_reused(isolated_env, serve,
+                                                                 monkeypatch):
+    """The kept manifest goes before the first changed file is fetched, and comes back only
+    once every file passed: a copy cut off halfway through an update is never served."""
+    served = minilm_on_a_web_mirror(isolated_env)
+    monkeypatch.setenv("TLCOURSE_MIRROR", serve(served.parent))
+    cached = assets.mirror_preset("all-MiniLM-L6-v2")
+    assert (cached / "manifest.json").is_file()
+    (served / "vocab.txt").unlink()
+    (served / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    assets.write_manifest(served)  # the mirror changed vocab.txt ...
+    (served / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n")  # ... and serves other bytes
+    with pytest.raises(assets.AssetDamaged, match="vocab.txt"):
+        assets.mirror_preset("all-MiniLM-L6-v2")
+    assert not (cached / "manifest.json").exists()
+    monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
+    assert assets.mirror_preset("all-MiniLM-L6-v2") is None
+
+
 def test_an_http_mirror_without_the_preset_is_skipped_in_one_line(isolated_env, serve,
                                                                  monkeypatch, capsys):
     (isolated_env / "www").mkdir()
     monkeypatch.setenv("TLCOURSE_MIRROR", serve(isolated_env / "www"))
     assert assets.mirror_preset("bert_tiny_en_uncased") is None
-    assert "does not serve the preset bert_tiny_en_uncased" in capsys.readouterr().out
+    assert "bert_tiny_en_uncased was not had from the mirror" in capsys.readouterr().out
     monkeypatch.setenv("TLCOURSE_OFFLINE", "1")
     assert assets.mirror_preset("bert_tiny_en_uncased") is None  # offline: never asked
     assert serve.hits["/bert_tiny_en_uncased/manifest.json"] == 1

@@ -471,11 +471,25 @@ def write_manifest(folder) -> Path:
     return write_atomic(dest, lambda tmp: tmp.write_text(json.dumps(files, indent=1) + "\n"))
 
 
+def _check_manifest(files, where: str) -> dict:
+    """``files`` when it is a well-formed manifest, else :class:`AssetDamaged` naming ``where``."""
+    from pathlib import PurePosixPath
+
+    good = isinstance(files, dict) and "config.json" in files and PRESET_MANIFEST not in files and all(
+        isinstance(k, str) and k == PurePosixPath(k).as_posix() != "." and "\\" not in k
+        and not k.startswith("/") and ".." not in k.split("/") and isinstance(v, dict)
+        and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64
+        and isinstance(v.get("size"), int) for k, v in files.items())
+    if not good:
+        raise AssetDamaged(f"{where} must map each file of the preset (config.json among them, paths "
+                           "inside the folder) to its SHA-256: rewrite it with write_manifest()")
+    return files
+
+
 def _preset_files(url: str) -> dict:
     """The manifest at ``url``: {relative path: {"sha256": ..., "size": ...}}; AssetDamaged if
     malformed."""
     import json
-    from pathlib import PurePosixPath
 
     with tempfile.TemporaryDirectory() as tmp:
         _download(url, Asset(PRESET_MANIFEST, url, None, 0, "", ""), Path(tmp) / "m.json")
@@ -483,15 +497,32 @@ def _preset_files(url: str) -> dict:
             files = json.loads((Path(tmp) / "m.json").read_text())
         except ValueError as exc:
             raise AssetDamaged(f"{url} is not JSON ({exc})") from None
-    good = isinstance(files, dict) and "config.json" in files and all(
-        isinstance(k, str) and k == PurePosixPath(k).as_posix() != "." and "\\" not in k
-        and not k.startswith("/") and ".." not in k.split("/") and isinstance(v, dict)
-        and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64
-        and isinstance(v.get("size"), int) for k, v in files.items())
-    if not good:
-        raise AssetDamaged(f"{url} must map each file of the preset (config.json among them, paths "
-                           "inside the folder) to its SHA-256: rewrite it with write_manifest()")
-    return files
+    return _check_manifest(files, url)
+
+
+def _cached_preset(root: Path, preset: str) -> Path | None:
+    """The copy of a preset fetched from an http(s) mirror into ``root`` (or its per-user copy),
+    when a manifest beside it says it was verified whole; None when there is none. Raises
+    :class:`AssetDamaged` when a listed file is missing or has another size."""
+    import json
+
+    for folder in (root, user_copy(root)):
+        if not (folder / PRESET_MANIFEST).is_file():
+            continue
+        try:
+            files = json.loads((folder / PRESET_MANIFEST).read_text())
+        except ValueError:
+            files = None
+        files = _check_manifest(files, str(folder / PRESET_MANIFEST))
+        wrong = [rel for rel, entry in files.items() if not (folder / rel).is_file()
+                 or (folder / rel).stat().st_size != entry["size"]]
+        if wrong:
+            raise AssetDamaged(
+                f"the cached copy of the preset {preset} in {folder} is damaged ({', '.join(wrong)}: "
+                f"missing or not the size its {PRESET_MANIFEST} lists): delete {folder} and load it "
+                "again while the mirror is reachable, or unset TLCOURSE_MIRROR")
+        return folder
+    return None
 
 
 def mirror_preset(preset: str) -> Path | None:
@@ -499,8 +530,12 @@ def mirror_preset(preset: str) -> Path | None:
     none. The mirror holds a folder named after the preset's last part (``bert_tiny_en_uncased``,
     ``all-MiniLM-L6-v2``) with a ``config.json``. An http(s) mirror's folder also holds
     :data:`PRESET_MANIFEST`; each file it lists is fetched into the cache, checked against its
-    SHA-256 (a damaged one is not kept: :class:`AssetDamaged`), and the cached folder returned.
-    An unreachable http(s) mirror (or ``TLCOURSE_OFFLINE=1``) gives None, announced once."""
+    SHA-256 (a damaged one is not kept: :class:`AssetDamaged`), the manifest written beside them
+    once all passed, and the cached folder returned. When that mirror is unreachable (or
+    ``TLCOURSE_OFFLINE=1``) the cached copy is used, its files' sizes checked against the kept
+    manifest (:class:`AssetDamaged` if one differs); with none cached: None, announced once."""
+    import json
+
     if not isinstance(preset, str) or not preset:
         raise ValueError(f"preset must be a keras-hub preset name, got {preset!r}")
     source, last = config.mirror(), preset.rstrip("/").split("/")[-1]
@@ -509,12 +544,20 @@ def mirror_preset(preset: str) -> Path | None:
     if urlparse(source).scheme not in ("http", "https"):
         folder = Path(source).expanduser() / last
         return folder if (folder / "config.json").is_file() else None
-    if config.network_mode() == config.OFFLINE:
-        return None
     base, root = f"{source.rstrip('/')}/{last}/", config.cache_dir() / "presets" / "mirror" / last
+    fix = (f"Fix the mirror's files (or rewrite its {PRESET_MANIFEST} with "
+           "tlcourse.assets.write_manifest), or unset TLCOURSE_MIRROR")
     try:
+        if config.network_mode() == config.OFFLINE:
+            raise AssetUnavailable("TLCOURSE_OFFLINE=1")
+        files = _preset_files(base + PRESET_MANIFEST)
+        kept = json.dumps(files, indent=1) + "\n"
+        for folder in (root, user_copy(root)):
+            old = folder / PRESET_MANIFEST
+            if old.is_file() and old.read_text() != kept:
+                old.unlink()  # the files change: no manifest until all of them pass again
         roots = set()
-        for rel, entry in _preset_files(base + PRESET_MANIFEST).items():
+        for rel, entry in files.items():
             item = Asset(f"{last}/{rel}", base + rel, entry["sha256"], entry["size"], "", "")
             path, _ = ensure_file(root / rel, lambda tmp, item=item: _download(item.url, item, tmp),
                                   what=f"the preset {preset}", sealed=False, nbytes=item.size,
@@ -524,13 +567,18 @@ def mirror_preset(preset: str) -> Path | None:
             raise AssetUnavailable(f"no writable cache folder holds all of it ({root})")
     except AssetDamaged as exc:
         raise AssetDamaged(f"the mirror's copy of the preset {preset} is damaged and was not kept: "
-                           f"{exc}. Fix the mirror's files (or rewrite its {PRESET_MANIFEST} "
-                           "with tlcourse.assets.write_manifest), or unset TLCOURSE_MIRROR") from None
+                           f"{exc}. {fix}") from None
     except AssetUnavailable as exc:
-        say_once(f"the mirror {source} does not serve the preset {preset} ({exc}): "
-                 "trying its other sources")
-        return None
-    return roots.pop()
+        cached = _cached_preset(root, preset)
+        say_once(f"the preset {preset} was not had from the mirror {source} ({exc}): " + (
+            f"using the copy verified when it was cached, {cached}" if cached
+            else "trying its other sources"))
+        return cached
+    done = roots.pop()
+    if not (done / PRESET_MANIFEST).is_file():
+        with contextlib.suppress(PermissionError):
+            write_atomic(done / PRESET_MANIFEST, lambda tmp: tmp.write_text(kept))
+    return done
 
 
 def fetch(name: str) -> Sourced:
