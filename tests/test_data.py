@@ -68,10 +68,7 @@ def test_rotten_tomatoes_split(mirror_env):
     small = data.load_rotten_tomatoes(n_train=64)
     assert len(small.train_text) == 64 and set(small.train_text) <= set(rt.train_text)
     assert small.test_text == rt.test_text  # the test split never changes
-    texts, labels = rt.split("val")
-    assert len(texts) == len(labels) == 1025
-    with pytest.raises(ValueError, match="'train', 'val' or 'test'"):
-        rt.split("validation")
+    assert len(rt.val_text) == len(rt.val_label) == 1025
 
 
 def test_rotten_tomatoes_missing_names_the_fix(isolated_env, monkeypatch):

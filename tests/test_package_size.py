@@ -1,12 +1,15 @@
 """The helper package stays small: hand-written lines (all lines of tlcourse/*.py and
-tlcourse/checks/*.py, less the cells saved from the lessons) within a budget, counted by
+tlcourse/checks/*.py, less the cells saved from the lessons) and hand-written code lines (the
+same without blank lines, docstrings and comments) within budgets, counted by
 tools/count_lines.py, so a lesson's algorithm drifting back into the package shows up here."""
 
 import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET = 4850  # hand-written lines (4,807 now); lower it when the package shrinks, never raise it quietly
+# lower them when the package shrinks, never raise them quietly
+BUDGET = 4850  # hand-written lines (4,843 now)
+CODE_BUDGET = 3537  # hand-written code lines (3,468 now, + 2%)
 
 
 def _count_lines():
@@ -16,14 +19,27 @@ def _count_lines():
     return module.count
 
 
-def test_hand_written_lines_within_budget():
+def _rows():
     count = _count_lines()
     paths = sorted((ROOT / "tlcourse").glob("*.py")) + sorted((ROOT / "tlcourse" / "checks").glob("*.py"))
-    rows = {p.relative_to(ROOT).as_posix(): count(p.read_text()) for p in paths}
+    return {p.relative_to(ROOT).as_posix(): count(p.read_text()) for p in paths}
+
+
+def test_hand_written_lines_within_budget():
+    rows = _rows()
     hand = sum(lines - saved for lines, _, saved, _ in rows.values())
     biggest = sorted(rows, key=lambda k: rows[k][0] - rows[k][2], reverse=True)[:3]
     assert hand <= BUDGET, (f"tlcourse has {hand} hand-written lines, over the budget of {BUDGET}; "
                             f"largest modules: {biggest}. Move lesson logic into its notebook.")
+
+
+def test_hand_written_code_lines_within_budget():
+    rows = _rows()
+    code = sum(code - saved_code for _, code, _, saved_code in rows.values())
+    biggest = sorted(rows, key=lambda k: rows[k][1] - rows[k][3], reverse=True)[:3]
+    assert code <= CODE_BUDGET, (
+        f"tlcourse has {code} hand-written code lines, over the budget of {CODE_BUDGET}; largest "
+        f"modules: {biggest}. Move lesson logic into its notebook, delete code without a user.")
 
 
 def test_counter_separates_saved_lines():

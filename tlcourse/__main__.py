@@ -110,39 +110,38 @@ def _register_all() -> None:
 
 
 def download() -> int:
-    """Fetch every registered asset and every online model into the cache."""
-    _register_all()
-    failures = 0
-    for name in sorted(assets.REGISTRY):
-        try:
-            got = assets.fetch(name)
-            print(f"  {name}: {got.detail}")
-        except assets.AssetUnavailable as exc:
-            failures += 1
-            print(f"  {name}: FAILED: {exc}")
-    fallbacks = 0
-    for name in text.ENCODERS:
-        try:
-            enc = text.load_text_encoder(name)
-            if enc.name != name:
-                fallbacks += 1
-                print(f"  text encoder {name}: FELL BACK to {enc.name} ({enc.description})")
-            else:
-                print(f"  text encoder {name}: {enc.source} ({enc.description})")
-        except Exception as exc:  # report every failure, keep going
-            failures += 1
-            print(f"  text encoder {name}: FAILED: {exc}")
+    """Fetch every registered asset, text encoder and ready-made preset into the cache; 1 when
+    one failed or fell back (each reported in one line)."""
     from . import sentiment
 
-    try:
-        ready = sentiment.ready_made_classifier()
-        if ready is None:
-            fallbacks += 1
-        print(f"  preset {sentiment.READY_MADE}: "
-              + ("SKIPPED (needs the network or a mirror folder)" if ready is None else "fetched"))
-    except Exception as exc:  # report every failure, keep going
-        failures += 1
-        print(f"  preset {sentiment.READY_MADE}: FAILED: {exc}")
+    _register_all()
+    outcomes = []  # per item: "ok", "fallback" or "failed"
+
+    def report(label, get):
+        try:
+            state, detail = get()
+        except Exception as exc:  # report every failure, keep going
+            state, detail = "failed", f"FAILED: {exc}"
+        outcomes.append(state)
+        print(f"  {label}: {detail}")
+
+    def encoder(name):
+        enc = text.load_text_encoder(name)
+        if enc.name != name:
+            return "fallback", f"FELL BACK to {enc.name} ({enc.description})"
+        return "ok", f"{enc.source} ({enc.description})"
+
+    def ready_made():
+        if sentiment.ready_made_classifier() is None:
+            return "fallback", "SKIPPED (needs the network or a mirror folder)"
+        return "ok", "fetched"
+
+    for name in sorted(assets.REGISTRY):
+        report(name, lambda name=name: ("ok", assets.fetch(name).detail))
+    for name in text.ENCODERS:
+        report(f"text encoder {name}", lambda name=name: encoder(name))
+    report(f"preset {sentiment.READY_MADE}", ready_made)
+    failures, fallbacks = outcomes.count("failed"), outcomes.count("fallback")
     print(f"download: {failures} failure(s), {fallbacks} fallback(s)" if failures or fallbacks
           else "download: done, everything from its own source")
     return 1 if failures or fallbacks else 0

@@ -251,12 +251,6 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def seal(path: Path, digest: str | None = None) -> None:
-    """Write the SHA-256 of ``path`` (or ``digest``) beside it, atomically."""
-    digest = digest or sha256(path)
-    write_atomic(sidecar(path), lambda tmp: tmp.write_text(digest + "\n"))
-
-
 def _full(dest: Path, need: str, free: int) -> CacheFull:
     return CacheFull(errno.ENOSPC, (
         f"no space left in {dest.parent}: {dest.name} needs {need}, {free:,} bytes are free. "
@@ -343,8 +337,9 @@ def ensure_file(dest: Path, make: Callable[[Path], object], *, what: str,
                     made.append(make(tmp))
                     if check is not None:
                         check(tmp)
-                    if sealed:
-                        seal(path, sha256(tmp))
+                    if sealed:  # its SHA-256 beside it, written atomically
+                        digest = sha256(tmp)
+                        write_atomic(sidecar(path), lambda side: side.write_text(digest + "\n"))
 
                 write_atomic(path, fill, nbytes)
                 return path, made[0]
@@ -486,34 +481,33 @@ def _check_manifest(files, where: str) -> dict:
     return files
 
 
-def _preset_files(url: str) -> dict:
-    """The manifest at ``url``: {relative path: {"sha256": ..., "size": ...}}; AssetDamaged if
-    malformed."""
+def _read_manifest(path: Path, where: str) -> dict:
+    """The manifest in file ``path``: {relative path: {"sha256": ..., "size": ...}};
+    :class:`AssetDamaged` naming ``where`` when it is not JSON or malformed."""
     import json
 
+    try:
+        files = json.loads(path.read_text())
+    except ValueError as exc:
+        raise AssetDamaged(f"{where} is not JSON ({exc})") from None
+    return _check_manifest(files, where)
+
+
+def _preset_files(url: str) -> dict:
+    """The manifest at ``url`` (see :func:`_read_manifest`)."""
     with tempfile.TemporaryDirectory() as tmp:
         _download(url, Asset(PRESET_MANIFEST, url, None, 0, "", ""), Path(tmp) / "m.json")
-        try:
-            files = json.loads((Path(tmp) / "m.json").read_text())
-        except ValueError as exc:
-            raise AssetDamaged(f"{url} is not JSON ({exc})") from None
-    return _check_manifest(files, url)
+        return _read_manifest(Path(tmp) / "m.json", url)
 
 
 def _cached_preset(root: Path, preset: str) -> Path | None:
     """The copy of a preset fetched from an http(s) mirror into ``root`` (or its per-user copy),
     when a manifest beside it says it was verified whole; None when there is none. Raises
     :class:`AssetDamaged` when a listed file is missing or has another size."""
-    import json
-
     for folder in (root, user_copy(root)):
         if not (folder / PRESET_MANIFEST).is_file():
             continue
-        try:
-            files = json.loads((folder / PRESET_MANIFEST).read_text())
-        except ValueError:
-            files = None
-        files = _check_manifest(files, str(folder / PRESET_MANIFEST))
+        files = _read_manifest(folder / PRESET_MANIFEST, str(folder / PRESET_MANIFEST))
         wrong = [rel for rel, entry in files.items() if not (folder / rel).is_file()
                  or (folder / rel).stat().st_size != entry["size"]]
         if wrong:

@@ -131,12 +131,6 @@ class TextSplits:
     source: str
     description: str
 
-    def split(self, name: str):
-        """``(texts, labels)`` of ``"train"``, ``"val"`` or ``"test"``."""
-        if name not in ("train", "val", "test"):
-            raise ValueError(f"split must be 'train', 'val' or 'test', got {name!r}")
-        return getattr(self, f"{name}_text"), getattr(self, f"{name}_label")
-
     def __repr__(self) -> str:
         return (f"TextSplits(train={len(self.train_text)}, val={len(self.val_text)}, "
                 f"test={len(self.test_text)}, source={self.source!r})")

@@ -45,9 +45,7 @@ def _keras_h5_check(network: str, include_top: bool):
         import h5py
         import keras
 
-        build = {"mobilenet_v2": keras.applications.MobileNetV2,
-                 "resnet50": keras.applications.ResNet50}[network]
-        model = build(include_top=include_top, weights=None)
+        model = getattr(keras.applications, _PRETTY[network])(include_top=include_top, weights=None)
         try:
             with h5py.File(path, "r") as f:
                 for layer in model.layers:
@@ -151,11 +149,9 @@ def _as_batch(images) -> list[np.ndarray] | np.ndarray:
             parts = []
         if parts and all(p.ndim >= 2 for p in parts):
             items = [_one_image(p) for p in parts]
-            if len({im.shape for im in items}) == 1:
-                return np.stack(items)
-            return items
+            return np.stack(items) if len({im.shape for im in items}) == 1 else items
     try:
-        arr = np.asarray(images) if not isinstance(images, np.ndarray) else images
+        arr = np.asarray(images)
     except (TypeError, ValueError):
         raise ValueError("images must be an array, or a list of arrays of shape (h, w) or "
                          "(h, w, 1|3|4)") from None
@@ -216,8 +212,6 @@ def _to_rgb(arr: np.ndarray) -> np.ndarray:
     if channels not in (1, 3, 4):
         raise ValueError(
             f"images have {channels} channels: expected 1 (grayscale), 3 (RGB) or 4 (RGBA)")
-    if arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise ValueError(f"images have shape {arr.shape}: height and width must be >= 1")
     arr = arr.astype(np.float32, copy=False)
     if channels == 1:
         return np.repeat(arr, 3, axis=-1)
@@ -372,13 +366,10 @@ def _keras_application(name: str, include_top: bool, size: int, pooling):
             path.unlink(missing_ok=True)
             raise assets.AssetDamaged(
                 f"{path.name} fails Keras' MD5 check (removed from the cache): fetch it again")
-    if name == "mobilenet_v2":
-        build, scale = keras.applications.MobileNetV2, keras.applications.mobilenet_v2.preprocess_input
-    else:
-        build, scale = keras.applications.ResNet50, keras.applications.resnet50.preprocess_input
+    scale = getattr(keras.applications, name).preprocess_input
     kwargs = {"pooling": pooling} if not include_top else {}
-    model = build(include_top=include_top, weights=str(path),
-                  input_shape=(size, size, 3), **kwargs)
+    model = getattr(keras.applications, _PRETTY[name])(
+        include_top=include_top, weights=str(path), input_shape=(size, size, 3), **kwargs)
     where = {"online": "downloaded", "cache": "from the cache", "mirror": "from the mirror"}
     desc = (f"{_PRETTY[name]} with Keras' ImageNet weights ({path.name}, "
             f"{where.get(got.source, got.source)})")
