@@ -68,10 +68,8 @@ def compare(reqs: list[str], installed=None) -> tuple[list[str], list[str]]:
     from packaging.utils import canonicalize_name
 
     if installed is None:
-        installed = {canonicalize_name(d.metadata["Name"]): d.version for d in md.distributions()
-                     if d.metadata["Name"]}
-    else:
-        installed = {canonicalize_name(k): v for k, v in installed.items()}
+        installed = {d.metadata["Name"]: d.version for d in md.distributions() if d.metadata["Name"]}
+    installed = {canonicalize_name(k): v for k, v in installed.items()}
     missing, old = [], []
     for line in reqs:
         req = Requirement(line)

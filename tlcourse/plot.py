@@ -36,8 +36,7 @@ def histories(runs: dict, metrics=("loss", "accuracy"), title: str | None = None
                 if key in h:
                     ax.plot(range(1, len(h[key]) + 1), h[key], style, color=f"C{i}",
                             label=f"{name} ({part})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
+        ax.set(xlabel="epoch", ylabel=metric)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
@@ -60,10 +59,8 @@ def learning_curves(budgets, curves: dict, xlabel="labelled examples", ylabel="t
     if logx:
         ax.set_xscale("log")
         ax.minorticks_off()  # else the log axis labels minor ticks ("6x10^1") over the budgets
-    ax.set_xticks(budgets)
-    ax.set_xticklabels([str(b) for b in budgets])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
     ax.legend()
@@ -125,10 +122,8 @@ def topk_bars(decoded, ax=None, title=None):
     fig, ax = plt.subplots(figsize=(4, 0.4 * len(labels) + 0.8)) if ax is None else (ax.figure, ax)
     y = np.arange(len(labels))[::-1]
     ax.barh(y, probs, color=["C0"] + ["C7"] * (len(labels) - 1))
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability")
+    ax.set_yticks(y, labels)
+    ax.set(xlim=(0, 1), xlabel="probability")
     for yi, p in zip(y, probs, strict=True):
         ax.text(min(p + 0.02, 0.85), yi, f"{p:.2f}", va="center", fontsize=8)
     if title:
@@ -217,10 +212,8 @@ def trainable_map(model, expand_nested=True, title=None):
     fig, ax = plt.subplots(figsize=(10, 2.6))
     colors = ["tab:green" if t else "0.7" for t in table["trainable"]]
     ax.bar(np.arange(len(table)), table["params"], color=colors, width=1.0)
-    ax.set_yscale("log")
-    ax.set_xlim(-0.5, len(table) - 0.5)
-    ax.set_xlabel("layers with weights, input side -> output side")
-    ax.set_ylabel("parameters")
+    ax.set(yscale="log", xlim=(-0.5, len(table) - 0.5), ylabel="parameters",
+           xlabel="layers with weights, input side -> output side")
     trainable = int(table.loc[table["trainable"], "trainable_params"].sum())
     ax.set_title(title or f"{model.name}: {trainable:,} trainable parameters")
     ax.legend(handles=[Patch(color="tab:green", label="trainable"), Patch(color="0.7", label="frozen")],
