@@ -8,6 +8,7 @@ preset folder's files and SHA-256 so that an http(s) mirror can serve it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata as md
 import platform
 import sys
@@ -103,10 +104,8 @@ def _register_all() -> None:
     import importlib
 
     for module in ("tlcourse.data", "tlcourse.text", "tlcourse.models"):
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(module)
-        except ImportError:
-            pass
 
 
 def download() -> int:

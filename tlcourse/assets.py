@@ -238,10 +238,7 @@ def make_dir(folder: Path) -> bool:
 def user_copy(path: Path) -> Path:
     """Where ``path`` goes when the shared cache is read-only: a per-user cache."""
     home = config.cache_dir()
-    try:
-        rel = path.relative_to(home)
-    except ValueError:
-        rel = Path(path.name)
+    rel = path.relative_to(home) if path.is_relative_to(home) else Path(path.name)
     uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
     return Path(tempfile.gettempdir()) / f"tlcourse-cache-{uid}" / rel
 
@@ -539,8 +536,6 @@ def mirror_preset(preset: str) -> Path | None:
         folder = Path(source).expanduser() / last
         return folder if (folder / "config.json").is_file() else None
     base, root = f"{source.rstrip('/')}/{last}/", config.cache_dir() / "presets" / "mirror" / last
-    fix = (f"Fix the mirror's files (or rewrite its {PRESET_MANIFEST} with "
-           "tlcourse.assets.write_manifest), or unset TLCOURSE_MIRROR")
     try:
         if config.network_mode() == config.OFFLINE:
             raise AssetUnavailable("TLCOURSE_OFFLINE=1")
@@ -561,7 +556,8 @@ def mirror_preset(preset: str) -> Path | None:
             raise AssetUnavailable(f"no writable cache folder holds all of it ({root})")
     except AssetDamaged as exc:
         raise AssetDamaged(f"the mirror's copy of the preset {preset} is damaged and was not kept: "
-                           f"{exc}. {fix}") from None
+                           f"{exc}. Fix the mirror's files (or rewrite its {PRESET_MANIFEST} with "
+                           "tlcourse.assets.write_manifest), or unset TLCOURSE_MIRROR") from None
     except AssetUnavailable as exc:
         cached = _cached_preset(root, preset)
         say_once(f"the preset {preset} was not had from the mirror {source} ({exc}): " + (

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -42,10 +43,7 @@ def quick_mode() -> bool:
 def network_mode() -> str:
     """``"auto"`` (try online, fall back), ``"offline"`` (``TLCOURSE_OFFLINE=1``) or
     ``"online"`` (``TLCOURSE_OFFLINE=0``: no fallback, a missing asset is an error)."""
-    flag = _flag(OFFLINE_ENV)
-    if flag is None:
-        return AUTO
-    return OFFLINE if flag else ONLINE
+    return {None: AUTO, True: OFFLINE, False: ONLINE}[_flag(OFFLINE_ENV)]
 
 
 def cache_dir() -> Path:
@@ -57,12 +55,11 @@ def cache_dir() -> Path:
         import pooch
 
         path = Path(pooch.os_cache("tlcourse"))
-    try:
+    # a read-only place is no error: readers use what is there, writers a per-user cache
+    with contextlib.suppress(OSError):
         if not path.is_dir():
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o755)  # a teacher's cache serves every student
-    except OSError:
-        pass  # a read-only place: readers use what is there, writers a per-user cache
     return path
 
 
