@@ -93,11 +93,38 @@ def test_exercise4_runner_up(clf):
         assert not lesson04.runner_up(guess, clf)
 
 
+def _right_threshold(clf):
+    names, images = lesson04.views("validation")
+    top1 = [d[0] for d in clf.predict(images, top=1)]
+    p = np.array([prob for _, _, prob in top1])
+    right = np.array([label in lesson04.RIGHT[n] for (_, label, _), n in zip(top1, names, strict=True)])
+    scores = {t: float(np.mean(np.where(p >= t, right, ~right))) for t in lesson04.THRESHOLDS}
+    return scores, max(scores, key=scores.get)
+
+
+def test_exercise5_threshold(clf, capsys):
+    scores, best = _right_threshold(clf)
+    assert lesson04.threshold((best, scores[best]), clf)
+    assert "held-out views, touched once" in capsys.readouterr().out
+    assert lesson04.threshold([np.float64(best), np.float32(scores[best])], clf)
+    worse = [t for t in lesson04.THRESHOLDS if scores[t] < scores[best] - 1e-9]
+    assert worse  # the thresholds do differ on the validation views
+    held = lesson04.selective_scores(clf, "held-out")
+    guesses = [..., None, 0.5, (0.5,), (0.5, 0.5), (0, 0), (0.0, 0.0), (best, 1.0), (best, 0.5),
+               (best, round(scores[best], 1)), (0.55, scores[best]), (True, scores[best]),
+               (best, held[best]), (best, 100 * scores[best]), "0.5", [0, 1]]
+    guesses += [(t, scores[t]) for t in worse]  # measured, but not the best on validation
+    for guess in guesses:
+        assert not lesson04.threshold(guess, clf), guess
+    with pytest.raises(ValueError, match="split"):
+        lesson04.views("test")
+
+
 def test_check_dispatches_and_refuses_bad_calls(clf):
     assert lesson04.check(3, {"sushi", "giraffe", "kangaroo"})
     assert lesson04.check(1, _right_preprocess(clf), clf)
     assert not lesson04.check(1, ..., clf)
-    with pytest.raises(ValueError, match="Exercises 1 to 4"):
-        lesson04.check(5, ...)
+    with pytest.raises(ValueError, match="Exercises 1 to 5"):
+        lesson04.check(6, ...)
     with pytest.raises(TypeError, match="clf"):
         lesson04.check(2, _right_cam14)

@@ -1,10 +1,11 @@
 """Lesson 06's three digit domains, built offline from real data: MNIST (the source), an
 MNIST-M-style domain (each digit blended ``|patch - digit|`` with a patch of a bundled colour
-photo, the recipe of Ganin et al., 2016) and scikit-learn's UCI digits in MNIST's framing. The
-lesson's own code (network, training, CORAL, gradient reversal) is saved below the mark.
+photo, the recipe of Ganin et al., 2016) and scikit-learn's UCI digits in MNIST's framing. All
+of it is lesson 06's code (the domains, the network, training, CORAL, gradient reversal), saved
+below the mark.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (the saved cells follow the imports directly)
 
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,6 +14,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
+
+
+# Defined in notebooks/06_domain_adaptation.ipynb, section "1. One task, three domains"
 #: the bundled photos that are in colour (the other three are grayscale or binary)
 COLOUR_PHOTOS = ("cat", "coffee", "rocket", "astronaut", "grace_hopper", "china", "flower")
 DOMAIN_NAMES = ("MNIST", "MNIST-M-style", "UCI digits")
@@ -30,7 +36,7 @@ def photo_patches(n: int, size: int = 28, photos=COLOUR_PHOTOS, seed: int = 0,
     """``n`` random ``size`` x ``size`` RGB crops of the bundled ``photos``, uint8, reproducible
     for a ``seed``. Only crops with texture (pixel std >= ``min_std``), colour (mean spread of
     the channels >= ``min_colour``) and a mean brightness inside ``brightness`` are kept."""
-    from . import data
+    from tlcourse import data
 
     n, size = _count("n", n, 1), _count("size", size, 4)
     if isinstance(photos, str) or not photos or any(p not in data.PHOTOS for p in photos):
@@ -63,6 +69,7 @@ def photo_patches(n: int, size: int = 28, photos=COLOUR_PHOTOS, seed: int = 0,
                      "min_std / min_colour or add photos")
 
 
+# Defined in notebooks/06_domain_adaptation.ipynb, section "1. One task, three domains"
 def blend_with_photos(digits, photos=COLOUR_PHOTOS, seed: int = 0, **patch_kw) -> np.ndarray:
     """MNIST-M-style images ``|patch - digit|`` per channel, uint8 ``(n, h, w, 3)``, from uint8
     grayscale ``digits (n, h, w)``, each with its own :func:`photo_patches` crop."""
@@ -96,6 +103,7 @@ def resize_digits(images, size: int = 28, box: int = 20) -> np.ndarray:
     return out
 
 
+# Defined in notebooks/06_domain_adaptation.ipynb, section "1. One task, three domains"
 @dataclass
 class Domain:
     """One domain: raw uint8 images for display, standardised inputs (``x_*``), labels."""
@@ -125,7 +133,7 @@ def build_domains(n_train: int | None = None, n_test: int | None = None, seed: i
     """The three domains, ``{name: Domain}`` in the order of :data:`DOMAIN_NAMES`. MNIST:
     stratified subsets of ``n_train``/``n_test`` digits; MNIST-M-style: the same digits blended
     (patch seeds ``seed + 1`` and ``seed + 2``); UCI digits: scikit-learn's fixed split."""
-    from . import data
+    from tlcourse import data
 
     mnist = data.load_mnist(n_train=n_train, n_test=n_test, seed=seed)
     digits = data.load_digits(seed=seed)
@@ -143,9 +151,6 @@ def build_domains(n_train: int | None = None, n_test: int | None = None, seed: i
             resize_digits(digits.x_test), digits.y_test,
             "scikit-learn's UCI 8x8 digits resized to a 20-pixel box on a 28x28 canvas"),
     }
-
-
-# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
 
 
 # Defined in notebooks/06_domain_adaptation.ipynb, section "1. One task, three domains"

@@ -1,10 +1,10 @@
-"""Photos in (lesson 04): OpenCV decoding with size limits, and Grad-CAM, saved from lesson 04.
+"""Photos in (OpenCV decoding with size limits) and Grad-CAM, both saved from lesson 04.
 
 Models come from :func:`tlcourse.models.load_imagenet`; anything with ``.model`` (a
 ``keras.Model``), ``.preprocess(images)`` and ``.decode(probs, top)`` works.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (the saved cells follow the imports directly)
 
 import io
 import warnings
@@ -13,6 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
+
+
+# Defined in notebooks/04_resnet50_imagenet.ipynb, section "2. Reading photos with OpenCV"
 #: largest file (bytes) and image (width x height) :func:`decode_image` accepts by default
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -78,6 +83,7 @@ def decode_image(data, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
     return rgb
 
 
+# Defined in notebooks/04_resnet50_imagenet.ipynb, section "2. Reading photos with OpenCV"
 def read_image(path) -> np.ndarray:
     """An image file as RGB ``uint8`` ``(h, w, 3)``; ValueError (not None) when unreadable."""
     if not isinstance(path, (str, Path)):
@@ -95,7 +101,7 @@ def read_image(path) -> np.ndarray:
 def check_image(image) -> np.ndarray:
     """One image as RGB ``uint8`` (gray repeated, alpha dropped), refusing what
     ``ImageNetModel.preprocess`` refuses: non-numeric, NaN, 0-1 instead of 0-255 pixels."""
-    from .models import _one_image
+    from tlcourse.models import _one_image
 
     image = np.asarray(image)
     if image.ndim not in (2, 3):
@@ -104,9 +110,6 @@ def check_image(image) -> np.ndarray:
     if image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 3 and image.size:
         return image
     return np.round(_one_image(image)).astype(np.uint8)
-
-
-# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
 
 
 # Defined in notebooks/04_resnet50_imagenet.ipynb, section "7. Grad-CAM: which pixels drove the prediction?"

@@ -4,9 +4,10 @@ code where it is code; ``check(N, answer, ...)`` calls Exercise N's (:func:`tlco
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..exercises import check as _check
-from ..exercises import numbered
+from ..exercises import numbered, validation_pick_problem
 
 #: Exercise 6: the kinds of transfer of the three scenarios, in order
 KINDS = ("domain adaptation", "self-supervised", "sequential")
@@ -176,21 +177,14 @@ def exercise_5(answer, x_pool, y_pool, x_test, y_test, idx) -> bool:
     """Exercise 5: ``answer = (C, its mean validation accuracy)`` on the rows ``idx``, the best
     of the grid; only then is a head with that C scored on the test rows, once."""
     def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
             return "answer with a pair: (C, mean validation accuracy)"
-        C, accuracy = pair
-        if isinstance(C, bool) or not isinstance(C, (int, float, np.number)):
-            return f"C is a number of C_GRID, got {C!r}"
-        if float(C) not in C_GRID:
-            return f"C={C!r} is not in C_GRID {list(C_GRID)}"
-        table = validation_table(x_pool, y_pool, idx)
-        mean = table[float(C)]
-        if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float, np.number)) or \
-                abs(float(accuracy) - mean) > 5e-4:
-            return (f"the mean validation accuracy of C={C:g} is not {accuracy!r}: compute it "
-                    "with cross_val_score on the drawn snippets (a fraction)")
-        if mean < max(table.values()) - 1e-9:
-            return f"another C of the grid scores higher than C={C:g} on validation"
+        table = pd.DataFrame({"val_mean": validation_table(x_pool, y_pool, idx), "val_std": 0.0})
+        C = pair[0]
+        problem = validation_pick_problem(table, C, pair[1], f"C={C!r}", min_spread=1e-9)
+        if problem:
+            return problem
+        mean = float(table.loc[C, "val_mean"])
         from sklearn.linear_model import LogisticRegression
 
         head = LogisticRegression(C=float(C), max_iter=2000).fit(np.asarray(x_pool)[idx],

@@ -5,6 +5,7 @@ refused; ``check(N, answer, clf)`` calls Exercise N's (:func:`tlcourse.exercises
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .. import exercises
 
@@ -12,6 +13,15 @@ from .. import exercises
 PRODUCTS = ("banana", "pizza", "sushi", "laptop", "giraffe", "zebra", "kangaroo", "koala")
 #: Exercise 2 and 4 use photos the lesson never explains with Grad-CAM
 EX2_PHOTO, EX4_PHOTO = "horse", "astronaut"
+#: Exercise 5: the top-1 classes that count as right per photo (none: ImageNet has no class for
+#: it), the photos of the validation and held-out views, and the thresholds to choose from
+#: (0: always answer)
+RIGHT = {"cat": {"tabby", "tiger_cat", "Persian_cat", "Siamese_cat", "Egyptian_cat"},
+         "coffee": {"espresso", "cup", "coffee_mug"}, "astronaut": set(), "grace_hopper": set(),
+         "flower": set(), "brick": set(), "grass": set()}
+SPLITS = {"validation": ("cat", "astronaut", "flower", "brick"),
+          "held-out": ("coffee", "grace_hopper", "grass")}
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def _photo(name):
@@ -47,14 +57,14 @@ def preprocessing(answer, clf) -> bool:
 
 def last_layer_at(keras_model, size: int) -> str:
     """Name of the last layer whose output is a ``size`` x ``size`` feature map."""
-    for layer in reversed(keras_model.layers):
-        try:
-            shape = layer.output.shape
-        except (AttributeError, ValueError):
-            continue
-        if len(shape) == 4 and tuple(shape[1:3]) == (size, size):
-            return layer.name
-    raise ValueError(f"{keras_model.name} has no {size} x {size} feature map")
+    from ..layers import layer_table
+
+    found = [row.name for row in layer_table(keras_model).itertuples()
+             if row.output_shape is not None and len(row.output_shape) == 4
+             and tuple(row.output_shape[1:3]) == (size, size)]
+    if not found:
+        raise ValueError(f"{keras_model.name} has no {size} x {size} feature map")
+    return found[-1]
 
 
 def cam_at_14(answer, clf) -> bool:
@@ -137,4 +147,55 @@ def runner_up(answer, clf) -> bool:
                  hint="grad_cam(clf, photo, class_index=...) and vision.heatmap_peak")
 
 
-check = exercises.numbered("04", preprocessing, cam_at_14, no_class, runner_up)
+def views(split: str):
+    """``(names, images)``: each photo of ``SPLITS[split]`` upright, turned 90 and 180 degrees,
+    each whole and its top-left and bottom-right 60 % crops (nine views per photo)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    names, images = [], []
+    for name in SPLITS[split]:
+        for turns in range(3):
+            image = np.ascontiguousarray(np.rot90(_photo(name), turns))
+            h, w = (round(0.6 * n) for n in image.shape[:2])
+            images += [image, image[:h, :w], image[-h:, -w:]]
+            names += [name] * 3
+    return names, images
+
+
+_SEEN = {}
+
+
+def selective_scores(clf, split: str) -> dict:
+    """Threshold -> share of ``split``'s views answered right (top-1 probability >= threshold
+    and a class of :data:`RIGHT`) or refused where the top-1 is wrong (below it)."""
+    if _SEEN.get((id(clf), split), (None,))[0] is not clf:
+        names, images = views(split)
+        top1 = [d[0] for d in clf.predict(images, top=1)]
+        right = np.array([label in RIGHT[n] for (_, label, _), n in zip(top1, names, strict=True)])
+        _SEEN[id(clf), split] = clf, np.array([p for _, _, p in top1]), right
+    _, p, right = _SEEN[id(clf), split]
+    return {t: float(np.mean(np.where(p >= t, right, ~right))) for t in THRESHOLDS}
+
+
+def threshold(answer, clf) -> bool:
+    """Exercise 5: ``answer = (threshold, its validation score)``, the best of
+    :data:`THRESHOLDS` on the validation views; only then are the held-out views scored, once."""
+
+    def validate(pair):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
+            return "answer with a pair: (threshold, its validation score)"
+        table = pd.DataFrame({"val_mean": selective_scores(clf, "validation"), "val_std": 0.0})
+        t = pair[0]
+        problem = exercises.validation_pick_problem(table, t, pair[1], f"threshold {t!r}", 1e-9)
+        if problem:
+            return problem
+        t, held = float(t), selective_scores(clf, "held-out")
+        print(f"    your choice: threshold {t:g}, validation {table.loc[t, 'val_mean']:.3f}; "
+              f"held-out views, touched once: {held[t]:.3f} (always answering, threshold 0: {held[0.0]:.3f})")
+        return True
+
+    return exercises.check("Exercise 5", answer, validate=validate,
+                           hint="for t in THRESHOLDS: np.mean(np.where(p >= t, right, ~right))")
+
+
+check = exercises.numbered("04", preprocessing, cam_at_14, no_class, runner_up, threshold)
