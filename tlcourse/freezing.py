@@ -21,15 +21,13 @@ def block_of(layer) -> str:
     name = layer if isinstance(layer, str) else getattr(layer, "name", None)
     if not isinstance(name, str):
         raise ValueError(f"expected a Keras layer or a layer name, got {type(layer).__name__}")
-    if name in STEM_LAYERS or (not isinstance(layer, str) and type(layer).__name__ == "InputLayer"):
-        return STEM
-    if name.startswith("expanded_conv"):
-        return "block_0"
+    kind = "" if isinstance(layer, str) else type(layer).__name__
     found = _BLOCK_RE.match(name)
-    if found:
-        return f"block_{int(found.group(1))}"
-    if name in TOP_LAYERS or (not isinstance(layer, str)
-                              and type(layer).__name__.startswith("Global")):
+    if name in STEM_LAYERS or kind == "InputLayer":
+        return STEM
+    if found or name.startswith("expanded_conv"):
+        return f"block_{int(found.group(1)) if found else 0}"
+    if name in TOP_LAYERS or kind.startswith("Global"):
         return TOP
     raise ValueError(f"layer {name!r} is not part of a Keras MobileNetV2: the block helpers "
                      "work on load_imagenet('mobilenet_v2', include_top=False).model")
@@ -64,17 +62,9 @@ def find_base(model):
 def blocks(model) -> dict:
     """``{block name: [layer names]}`` of the MobileNetV2 base in ``model``, input side
     first: ``stem``, ``block_0`` ... ``block_16``, ``top`` (19 units)."""
-    base = find_base(model)
     out: dict = {}
-    order = []
-    for layer in base.layers:
-        name = block_of(layer)
-        if name not in out:
-            order.append(name)
-            out[name] = []
-        elif order[-1] != name:
-            raise ValueError(f"layer {layer.name!r} of {base.name} is out of block order")
-        out[name].append(layer.name)
+    for layer in find_base(model).layers:
+        out.setdefault(block_of(layer), []).append(layer.name)
     return out
 
 

@@ -19,15 +19,12 @@ def _practice_model():
     import keras
 
     keras.utils.set_random_seed(1)
-    inputs = keras.Input((12, 12, 3), name="pixels")
-    x = keras.layers.Conv2D(8, 3, use_bias=False, name="conv_a")(inputs)
-    x = keras.layers.BatchNormalization(name="bn_a")(x)
-    x = keras.layers.ReLU(name="relu_a")(x)
-    x = keras.layers.Conv2D(16, 3, use_bias=False, name="conv_b")(x)
-    x = keras.layers.BatchNormalization(name="bn_b")(x)
-    x = keras.layers.ReLU(name="relu_b")(x)
-    x = keras.layers.Conv2D(16, 1, name="conv_c")(x)
-    x = keras.layers.BatchNormalization(name="bn_c")(x)
+    x = inputs = keras.Input((12, 12, 3), name="pixels")
+    for part, filters, size in (("a", 8, 3), ("b", 16, 3), ("c", 16, 1)):
+        x = keras.layers.Conv2D(filters, size, use_bias=part == "c", name=f"conv_{part}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{part}")(x)
+        if part != "c":
+            x = keras.layers.ReLU(name=f"relu_{part}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, keras.layers.Dense(4, name="out")(x), name="practice")
 
@@ -122,27 +119,31 @@ def exercise_4(answer) -> bool:
                       "keep_batchnorm_frozen=True), then layers.param_counts(base)['trainable']")
 
 
+def choice_on_validation(exercise, answer, summary, test_score, label, min_spread, hint) -> bool:
+    """The check of a choice made on validation: ``answer = (option, mean validation accuracy)``
+    read from ``summary`` (``val_mean``, ``val_std`` over seeds; no ``val_std`` from a single
+    seed: ``min_spread`` then) within the spread of the best; only then is ``test_score(option)``
+    called, once. ``label(option)`` names the option in the messages."""
+    def validate(pair):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
+            return "answer with a pair: (your choice, its mean validation accuracy)"
+        table = summary.fillna({"val_std": 0.0})
+        problem = validation_pick_problem(table, pair[0], pair[1], label(pair[0]), min_spread)
+        if problem:
+            return problem
+        print(f"    your choice: {label(pair[0])}; test accuracy, touched once: "
+              f"{float(test_score(pair[0])):.4f} (validation said {table.loc[pair[0], 'val_mean']:.4f})")
+        return True
+
+    return _check(exercise, answer, validate=validate, hint=hint)
+
+
 def exercise_5(answer, summary, test_score) -> bool:
     """Exercise 5: ``answer = (frozen units, mean validation accuracy)`` from the sweep's
     ``summary``, within the seed spread of the best; only then is ``test_score(depth)`` called."""
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            return "answer with a pair: (frozen units, mean validation accuracy)"
-        depth, accuracy = pair
-        if isinstance(depth, bool) or not isinstance(depth, (int,)) and not hasattr(depth, "__index__"):
-            return f"the depth is a whole number of frozen units, got {depth!r}"
-        depth = int(depth)
-        problem = validation_pick_problem(summary, depth, accuracy, f"{depth} frozen units", 0.005)
-        if problem:
-            return problem
-        mean = float(summary.loc[depth, "val_mean"])
-        score = float(test_score(depth))
-        print(f"    your choice: {depth} frozen units; test accuracy, touched once: {score:.3f} "
-              f"(validation said {mean:.3f})")
-        return True
-
-    return _check("Exercise 5", answer, validate=validate,
-                 hint="pick from the validation columns of the sweep's summary, never the test set")
+    return choice_on_validation("Exercise 5", answer, summary, test_score, "{} frozen units".format,
+                                0.005, "pick from the validation columns of the sweep's summary, "
+                                "never the test set")
 
 
 check = numbered("02", exercise_1, exercise_2, exercise_3, exercise_4, exercise_5)
