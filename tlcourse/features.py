@@ -134,6 +134,9 @@ def training_step(model, optimizer):
     if not groups or not all(isinstance(o, keras.optimizers.Optimizer) and g for o, g in groups):
         raise ValueError("optimizer: a keras optimizer created once, e.g. keras.optimizers.Adam(1e-3), "
                          "or a list of (optimizer, variables) pairs; something must be trainable")
+    for opt, group in groups:  # the optimizer's variables now: traced once, not twice
+        if not opt.built:
+            opt.build(group)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # 1. all created once
     metrics = {"loss": keras.metrics.Mean(), "accuracy": keras.metrics.SparseCategoricalAccuracy(),
                "val_loss": keras.metrics.Mean(), "val_accuracy": keras.metrics.SparseCategoricalAccuracy()}
