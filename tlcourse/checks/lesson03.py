@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises import check as _check
-from ..exercises import numbered, validation_pick_problem
+from ..exercises import numbered
+from .lesson02 import choice_on_validation
 
 #: Exercise 4: parameters the fine-tuning trains: MobileNetV2's blocks 6-16 and top with every
 #: BatchNormalization layer frozen (2,137,792), plus the head 1,280-256-10 (330,506)
@@ -96,19 +97,9 @@ def exercise_2(evaluate) -> bool:
 def exercise_3(answer, summary, test_score) -> bool:
     """Exercise 3: ``(recipe, mean validation accuracy)`` read from ``summary`` and within the
     seed spread of the best; only then is ``test_score(recipe)`` called, once."""
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            return "answer with a pair: (recipe name, mean validation accuracy)"
-        problem = validation_pick_problem(summary, pair[0], pair[1], repr(pair[0]), 0.0025)
-        if problem:
-            return problem
-        print(f"    your choice: {pair[0]}; mean test accuracy over its seeds, touched once: "
-              f"{float(test_score(pair[0])):.4f} (validation said "
-              f"{float(summary.loc[pair[0], 'val_mean']):.4f})")
-        return True
-
-    return _check("Exercise 3", answer, validate=validate,
-                  hint="pick from the validation columns of `rates`, never from the test set")
+    return choice_on_validation("Exercise 3", answer, summary, test_score, "recipe {!r}".format,
+                                0.0025, "pick from the validation columns of `rates`, never from "
+                                "the test set")
 
 
 def exercise_4(answer) -> bool:
