@@ -21,24 +21,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from .text import _texts
+
 #: label names of the Rotten Tomatoes snippets (index = label)
 LABELS = ("rotten", "fresh")
 
 
 # --------------------------------------------------------------------------- validation
-def _texts(texts, name="texts") -> list:
-    if isinstance(texts, str):
-        raise ValueError(f"{name} must be a list of strings, not one string: wrap it as [text]")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise ValueError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"{name} must be a non-empty list of strings: convert with "
-                         f"[str(t) for t in {name}]")
-    return texts
-
-
 def _features(features) -> int:
     keys = ("token_ids", "padding_mask", "segment_ids")
     if not isinstance(features, dict) or set(features) != set(keys):
@@ -54,6 +43,18 @@ def _preprocessor(preprocessor):
         raise ValueError("preprocessor must be a keras-hub text classifier preprocessor, e.g. "
                          "encoder.preprocessor(48)")
     return preprocessor
+
+
+def one_malloc_pool() -> bool:
+    """Ask glibc's malloc (Linux) for one memory pool shared by all threads instead of one per
+    thread, so memory one of TensorFlow's threads frees is reused by the others and the peak
+    stays lower. Call it before TensorFlow runs; False where there is no glibc."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").mallopt(-8, 1) == 1  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
 
 
 # --------------------------------------------------------------------------- token ids
@@ -175,30 +176,24 @@ def ready_made_classifier(preset: str = READY_MADE):
     """keras-hub's BERT fine-tuned for sentiment, with its preprocessor (a Kaggle download), or
     None where it cannot be had: ``TLCOURSE_OFFLINE=1`` never downloads, ``=0`` makes a failed
     download an error, unset prints one line and returns None."""
-    from . import assets, config
+    from . import assets
 
     if not isinstance(preset, str) or not preset:
         raise ValueError("preset must be a keras-hub preset name such as 'bert_tiny_en_uncased_sst2'")
     if (local := assets.mirror_preset(preset)) is not None:
         return keras_hub.models.TextClassifier.from_preset(str(local))
-    mode = config.network_mode()
-    if mode == config.OFFLINE:
-        assets.announce(f"offline (TLCOURSE_OFFLINE=1): the ready-made classifier {preset} "
-                        "needs the network; skipped")
-        return None
-    try:
+
+    def online():
         if not assets.reachable("https://www.kaggle.com"):
             raise assets.AssetUnavailable("www.kaggle.com is unreachable")
         try:
-            return keras_hub.models.TextClassifier.from_preset(preset)
+            return assets.Sourced(keras_hub.models.TextClassifier.from_preset(preset), "online", preset)
         except Exception as exc:  # keras-hub raises various errors for failed downloads
             raise assets.AssetUnavailable(f"keras-hub preset {preset!r}: {exc}") from exc
-    except assets.AssetUnavailable as exc:
-        if mode == config.ONLINE:
-            raise assets.AssetUnavailable(f"{exc} (TLCOURSE_OFFLINE=0 forbids skipping it)") from exc
-        assets.announce(f"offline: the ready-made classifier {preset} needs the network "
-                        f"({exc}); skipped")
-        return None
+
+    return assets.with_fallback(f"the ready-made classifier {preset}", online,
+                                lambda: assets.Sourced(None, "offline", ""),
+                                "nothing: it needs the network, skipped").value
 
 
 # ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
@@ -292,7 +287,9 @@ class MeanPooledBertClassifier(keras_hub.models.TextClassifier):
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs):
         self.backbone, self.preprocessor = backbone, preprocessor
-        backbone.get_layer("pooled_dense").trainable = False  # the [CLS] pooler: unused here
+        # frozen: the [CLS] pooler (unused here) and the token-embedding table (see the recipe)
+        for name in ("pooled_dense", "token_embedding"):
+            backbone.get_layer(name).trainable = False
         self.output_dropout = keras.layers.Dropout(dropout, dtype=backbone.dtype_policy,
                                                    name="classifier_dropout")
         # float32 head whatever the backbone computes in: bfloat16 logits would lose digits

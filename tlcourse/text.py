@@ -9,6 +9,21 @@ import numpy as np
 
 from . import assets
 
+
+def _texts(texts, name="texts") -> list:
+    """``texts`` as a list of strings, or a ValueError that says how to make one."""
+    if isinstance(texts, str):
+        raise ValueError(f"{name} must be a list of strings, not one string: wrap it as [text]")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"{name} must be a non-empty list of strings: convert with "
+                         f"[str(t) for t in {name}]")
+    return texts
+
+
 #: name -> (online keras-hub preset, what it is)
 ENCODERS = {
     "minilm": ("hf://sentence-transformers/all-MiniLM-L6-v2",
@@ -50,15 +65,16 @@ class TextEncoder:
         return keras_hub.models.BertTextClassifierPreprocessor.from_preset(
             self.preset, sequence_length=sequence_length)
 
+    def release(self) -> None:
+        """Free the network and its traced function; the tokenizer and ``preprocessor`` stay."""
+        self.backbone = None
+        self.__dict__.pop("_pooled", None)
+
     def embed(self, texts, batch_size: int = 64, sequence_length: int = 64,
               progress: bool = True) -> np.ndarray:
         """Masked mean-pooled sentence embeddings ``(n, hidden)`` in the input order; texts are
         sorted by length and each batch padded only to its own longest text."""
-        if isinstance(texts, str):
-            raise ValueError("texts must be a list of strings, not one string: wrap it as [text]")
-        texts = list(texts)
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise ValueError("texts must be a non-empty list of strings")
+        texts = _texts(texts)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         import tensorflow as tf
