@@ -1,5 +1,5 @@
-"""Lesson 05's infrastructure: token ids, predicting, the safe-mode save, cached embeddings,
-the sentence box and keras-hub's ready-made classifier.
+"""Lesson 05's infrastructure: one malloc pool, the safe-mode save, cached embeddings and
+keras-hub's ready-made classifier.
 
 The lesson's own code (the length-bucketed pipeline, the baselines, the classifier with its
 mean-pooling head and the fine-tuning recipe) is written in its cells; the cells marked
@@ -21,71 +21,22 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from . import text
+
 #: label names of the Rotten Tomatoes snippets (index = label)
 LABELS = ("rotten", "fresh")
 
 
-# --------------------------------------------------------------------------- validation
-def _texts(texts, name="texts") -> list:
-    if isinstance(texts, str):
-        raise ValueError(f"{name} must be a list of strings, not one string: wrap it as [text]")
+def one_malloc_pool() -> bool:
+    """Ask glibc's malloc (Linux) for one memory pool shared by all threads instead of one per
+    thread, so memory one of TensorFlow's threads frees is reused by the others and the peak
+    stays lower. Call it before TensorFlow runs; False where there is no glibc."""
+    import ctypes
+
     try:
-        texts = list(texts)
-    except TypeError:
-        raise ValueError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"{name} must be a non-empty list of strings: convert with "
-                         f"[str(t) for t in {name}]")
-    return texts
-
-
-def _features(features) -> int:
-    keys = ("token_ids", "padding_mask", "segment_ids")
-    if not isinstance(features, dict) or set(features) != set(keys):
-        raise ValueError(f"features must be the dict that encode() returns, with keys {keys}")
-    n = len(features["token_ids"])
-    if n == 0 or any(np.ndim(features[k]) != 2 or len(features[k]) != n for k in keys):
-        raise ValueError("features must hold equally long 2-D arrays: use encode(preprocessor, texts)")
-    return n
-
-
-def _preprocessor(preprocessor):
-    if not (hasattr(preprocessor, "sequence_length") and hasattr(preprocessor, "tokenizer")):
-        raise ValueError("preprocessor must be a keras-hub text classifier preprocessor, e.g. "
-                         "encoder.preprocessor(48)")
-    return preprocessor
-
-
-# --------------------------------------------------------------------------- token ids
-def encode(preprocessor, texts) -> dict:
-    """Tokenise ``texts`` once: a dict of int32 arrays ``token_ids``, ``padding_mask``,
-    ``segment_ids`` of shape ``(n, sequence_length)`` (truncated, padded to the length of
-    ``preprocessor``, a keras-hub ``BertTextClassifierPreprocessor``)."""
-    texts, preprocessor = _texts(texts), _preprocessor(preprocessor)
-    parts = [preprocessor(texts[s:s + 1024]) for s in range(0, len(texts), 1024)]
-    return {k: np.concatenate([np.asarray(x[k]).astype(np.int32) for x in parts])
-            for k in ("token_ids", "padding_mask", "segment_ids")}
-
-
-def predict_proba(model, features, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities ``(n, num_classes)``, float32 and in the input order, of a classifier
-    that outputs logits. Texts are sorted by length, so each batch carries little padding; up to
-    512 texts run eagerly (tracing the network would take longer than it saves)."""
-    n = _features(features)
-    order = np.argsort(features["padding_mask"].sum(1), kind="stable")
-    ds = make_dataset({k: v[order] for k, v in features.items()}, batch_size=batch_size)
-    attached = getattr(model, "preprocessor", None)
-    model.preprocessor = None  # the features are token ids already: skip the model's own
-    try:
-        if n > 512:
-            logits = np.asarray(model.predict(ds, verbose=0), np.float32)
-        else:
-            logits = np.concatenate([np.asarray(model(x, training=False), np.float32) for x in ds])
-    finally:
-        model.preprocessor = attached
-    out = np.empty_like(logits)
-    out[order] = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-    return out
+        return ctypes.CDLL("libc.so.6").mallopt(-8, 1) == 1  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
 
 
 # --------------------------------------------------------------------------- saving
@@ -98,9 +49,12 @@ def save_classifier(model, preprocessor, path):
         raise ValueError(f"save to a file ending in .keras, got {path.name!r}")
     if not hasattr(model, "preprocessor"):
         raise ValueError("model must be a classifier from build_classifier()")
+    if not hasattr(preprocessor, "tokenizer"):
+        raise ValueError("preprocessor must be the keras-hub preprocessor the model was trained "
+                         "with, e.g. encoder.preprocessor(48)")
     path.parent.mkdir(parents=True, exist_ok=True)
     previous, optimizer = model.preprocessor, getattr(model, "optimizer", None)
-    model.preprocessor, model.optimizer = _preprocessor(preprocessor), None
+    model.preprocessor, model.optimizer = preprocessor, None
     try:
         model.save(path)
     finally:
@@ -123,7 +77,7 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64) -> np.ndarray:
     named by a hash of the encoder, the length and the texts; read back without pickle."""
     from . import assets, config
 
-    texts = _texts(texts)
+    texts = text.as_texts(texts)
     if isinstance(sequence_length, bool) or not isinstance(sequence_length, int) or sequence_length < 4:
         raise ValueError(f"sequence_length must be an integer >= 4, got {sequence_length!r}")
     if not hasattr(encoder, "embed"):
@@ -137,35 +91,6 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64) -> np.ndarray:
         f"embeddings of {len(texts)} texts", shape=(len(texts), encoder.backbone.hidden_dim))
 
 
-# --------------------------------------------------------------------------- using the model
-def sentence_box(model, preprocessor=None, placeholder="Type a sentence about a film"):
-    """A text box and a button (ipywidgets) that run :func:`classify` on what you type."""
-    if not callable(model):
-        raise TypeError(f"model must be a keras text classifier, got {type(model).__name__}")
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    # continuous_update=False: the value changes (and we classify) on Enter, not per key
-    box = widgets.Text(placeholder=placeholder, continuous_update=False,
-                       layout=widgets.Layout(width="70%"))
-    button = widgets.Button(description="Classify", button_style="primary")
-    out = widgets.Output()
-
-    def run(_=None):
-        out.clear_output()
-        with out:
-            try:
-                display(classify(model, [box.value], preprocessor))
-            except ValueError as exc:
-                print(exc)
-
-    button.on_click(run)
-    box.observe(run, names="value")
-    ui = widgets.VBox([widgets.HBox([box, button]), out])
-    ui.text, ui.button, ui.output = box, button, out  # handles for tests and exercises
-    return ui
-
-
 # --------------------------------------------------------------------------- ready-made model
 #: keras-hub preset already fine-tuned for sentiment (SST-2: 0 = negative, 1 = positive)
 READY_MADE = "bert_tiny_en_uncased_sst2"
@@ -175,30 +100,24 @@ def ready_made_classifier(preset: str = READY_MADE):
     """keras-hub's BERT fine-tuned for sentiment, with its preprocessor (a Kaggle download), or
     None where it cannot be had: ``TLCOURSE_OFFLINE=1`` never downloads, ``=0`` makes a failed
     download an error, unset prints one line and returns None."""
-    from . import assets, config
+    from . import assets
 
     if not isinstance(preset, str) or not preset:
         raise ValueError("preset must be a keras-hub preset name such as 'bert_tiny_en_uncased_sst2'")
     if (local := assets.mirror_preset(preset)) is not None:
         return keras_hub.models.TextClassifier.from_preset(str(local))
-    mode = config.network_mode()
-    if mode == config.OFFLINE:
-        assets.announce(f"offline (TLCOURSE_OFFLINE=1): the ready-made classifier {preset} "
-                        "needs the network; skipped")
-        return None
-    try:
+
+    def online():
         if not assets.reachable("https://www.kaggle.com"):
             raise assets.AssetUnavailable("www.kaggle.com is unreachable")
         try:
-            return keras_hub.models.TextClassifier.from_preset(preset)
+            return assets.Sourced(keras_hub.models.TextClassifier.from_preset(preset), "online", preset)
         except Exception as exc:  # keras-hub raises various errors for failed downloads
             raise assets.AssetUnavailable(f"keras-hub preset {preset!r}: {exc}") from exc
-    except assets.AssetUnavailable as exc:
-        if mode == config.ONLINE:
-            raise assets.AssetUnavailable(f"{exc} (TLCOURSE_OFFLINE=0 forbids skipping it)") from exc
-        assets.announce(f"offline: the ready-made classifier {preset} needs the network "
-                        f"({exc}); skipped")
-        return None
+
+    return assets.with_fallback(f"the ready-made classifier {preset}", online,
+                                lambda: assets.Sourced(None, "offline", ""),
+                                "nothing: it needs the network, skipped").value
 
 
 # ---- saved from the lessons by tools/save_cells.py: edit the cells there, not here ----
@@ -238,6 +157,39 @@ def make_dataset(features, labels=None, batch_size=32, shuffle=False, seed=0, bu
     else:
         ds = ds.padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def encode(preprocessor, texts):
+    """Tokenise texts once: a dict of int32 arrays token_ids, padding_mask and segment_ids of
+    shape (n, sequence_length), truncated and padded to the preprocessor's length."""
+    texts = text.as_texts(texts)
+    if not (hasattr(preprocessor, "sequence_length") and hasattr(preprocessor, "tokenizer")):
+        raise ValueError("preprocessor must be a keras-hub text classifier preprocessor, e.g. "
+                         "encoder.preprocessor(48)")
+    parts = [preprocessor(texts[s:s + 1024]) for s in range(0, len(texts), 1024)]
+    return {k: np.concatenate([np.asarray(x[k]).astype(np.int32) for x in parts])
+            for k in ("token_ids", "padding_mask", "segment_ids")}
+
+
+def predict_proba(model, features, batch_size=32):
+    """Class probabilities (n, classes) in the input order, of a model that outputs logits.
+    Texts are sorted by length, so each batch carries little padding; up to 512 texts run
+    eagerly (tracing the network would take longer than it saves)."""
+    if not isinstance(features, dict) or "padding_mask" not in features:
+        raise ValueError("features must be the dict that encode(preprocessor, texts) returns")
+    order = np.argsort(features["padding_mask"].sum(1), kind="stable")
+    ds = make_dataset({k: v[order] for k, v in features.items()}, batch_size=batch_size)
+    attached, model.preprocessor = getattr(model, "preprocessor", None), None  # the features are token ids already
+    try:
+        if len(order) > 512:
+            logits = np.asarray(model.predict(ds, verbose=0), np.float32)
+        else:
+            logits = np.concatenate([np.asarray(model(x, training=False), np.float32) for x in ds])
+    finally:
+        model.preprocessor = attached
+    out = np.empty_like(logits)
+    out[order] = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+    return out
 
 
 # Defined in notebooks/05_bert_sentiment.ipynb, section "4. Baselines first"
@@ -376,3 +328,31 @@ def classify(model, sentences, preprocessor=None):
     probs = predict_proba(model, encode(preprocessor, list(sentences)))
     return pd.DataFrame({"sentence": sentences, "verdict": [LABELS[i] for i in probs.argmax(1)],
                          "p_fresh": probs[:, 1].round(3)})
+
+
+def sentence_box(model, preprocessor=None, placeholder="Type a sentence about a film"):
+    """A text box and a button (ipywidgets) that run classify() on what you type."""
+    if not callable(model):
+        raise TypeError(f"model must be a keras text classifier, got {type(model).__name__}")
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    # continuous_update=False: the value changes (and we classify) on Enter, not per key
+    box = widgets.Text(placeholder=placeholder, continuous_update=False,
+                       layout=widgets.Layout(width="70%"))
+    button = widgets.Button(description="Classify", button_style="primary")
+    out = widgets.Output()
+
+    def run(_=None):
+        out.clear_output()
+        with out:
+            try:
+                display(classify(model, [box.value], preprocessor))
+            except ValueError as exc:
+                print(exc)
+
+    button.on_click(run)
+    box.observe(run, names="value")
+    ui = widgets.VBox([widgets.HBox([box, button]), out])
+    ui.text, ui.button, ui.output = box, button, out  # handles for tests and exercises
+    return ui

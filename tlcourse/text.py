@@ -9,6 +9,21 @@ import numpy as np
 
 from . import assets
 
+
+def as_texts(texts, name="texts") -> list:
+    """``texts`` as a list of strings, or a ValueError that says how to make one."""
+    if isinstance(texts, str):
+        raise ValueError(f"{name} must be a list of strings, not one string: wrap it as [text]")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"{name} must be a non-empty list of strings: convert with "
+                         f"[str(t) for t in {name}]")
+    return texts
+
+
 #: name -> (online keras-hub preset, what it is)
 ENCODERS = {
     "minilm": ("hf://sentence-transformers/all-MiniLM-L6-v2",
@@ -50,46 +65,38 @@ class TextEncoder:
         return keras_hub.models.BertTextClassifierPreprocessor.from_preset(
             self.preset, sequence_length=sequence_length)
 
+    def release(self) -> None:
+        """Free the network and its traced function; the tokenizer and ``preprocessor`` stay."""
+        self.backbone = None
+        self.__dict__.pop("_pooled", None)
+
     def embed(self, texts, batch_size: int = 64, sequence_length: int = 64,
               progress: bool = True) -> np.ndarray:
         """Masked mean-pooled sentence embeddings ``(n, hidden)`` in the input order; texts are
         sorted by length and each batch padded only to its own longest text."""
-        if isinstance(texts, str):
-            raise ValueError("texts must be a list of strings, not one string: wrap it as [text]")
-        texts = list(texts)
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise ValueError("texts must be a non-empty list of strings")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         import tensorflow as tf
 
-        pre = self.preprocessor(sequence_length)
-        order = np.argsort([len(t) for t in texts])
-        out = np.zeros((len(texts), self.backbone.hidden_dim), dtype=np.float32)
+        from .sentiment import encode, make_dataset
 
+        feats = encode(self.preprocessor(sequence_length), as_texts(texts))
+        order = np.argsort(feats["padding_mask"].sum(1), kind="stable")
+        batches = make_dataset({k: v[order] for k, v in feats.items()}, batch_size=batch_size)
         pooled = self.__dict__.get("_pooled")  # one traced function per encoder, not per call
         if pooled is None:
             @tf.function(reduce_retracing=True)
-            def pooled(token_ids, padding_mask, segment_ids):
-                seq = self.backbone({"token_ids": token_ids, "padding_mask": padding_mask,
-                                     "segment_ids": segment_ids}, training=False)["sequence_output"]
-                mask = tf.cast(padding_mask, seq.dtype)[..., None]
+            def pooled(x):
+                seq = self.backbone(x, training=False)["sequence_output"]
+                mask = tf.cast(x["padding_mask"], seq.dtype)[..., None]
                 return tf.reduce_sum(seq * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
 
             self.__dict__["_pooled"] = pooled
-
-        batches = range(0, len(texts), batch_size)
         if progress:
             from tqdm.auto import tqdm
 
-            batches = tqdm(batches, desc=f"embedding with {self.name}", unit="batch")
-        for start in batches:
-            idx = order[start:start + batch_size]
-            x = pre([texts[i] for i in idx])
-            length = int(tf.reduce_max(tf.reduce_sum(tf.cast(x["padding_mask"], tf.int32), 1)))
-            length = min(-(-length // 8) * 8, sequence_length)  # few shapes: CPU kernels set up once
-            x = {k: v[:, :length] for k, v in x.items()}
-            out[idx] = pooled(x["token_ids"], x["padding_mask"], x["segment_ids"]).numpy()
+            batches = tqdm(batches, desc=f"embedding with {self.name}", unit="batch",
+                           total=-(-len(order) // batch_size))
+        out = np.empty((len(order), self.backbone.hidden_dim), dtype=np.float32)
+        out[order] = np.concatenate([pooled(x).numpy() for x in batches])
         return out
 
 
