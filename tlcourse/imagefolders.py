@@ -28,20 +28,13 @@ def elpv_labels() -> list[dict]:
         raise ImportError(f"the solar-cell images come with the elpv-dataset package: "
                           f"{ELPV_INSTALL}") from None
     data = Path(elpv_dataset.__file__).parent / "data"
-    lines = [line.split() for line in (data / "labels.csv").read_text().splitlines()]
-    rows = [{"file": data / name, "probability": float(p), "type": kind}
-            for name, p, kind in filter(None, lines)]
-    if len(rows) != ELPV_CELLS or not all(r["file"].is_file() for r in rows):
-        raise OSError(f"the elpv-dataset package is incomplete ({len(rows)} labels, "
+    lines = filter(None, map(str.split, (data / "labels.csv").read_text().splitlines()))
+    rows = [{"file": data / name, "probability": float(p), "type": kind} for name, p, kind in lines]
+    if len(rows) != ELPV_CELLS or not all(r["file"].is_file() and abs(
+            3 * r["probability"] - round(3 * r["probability"])) < 0.03 for r in rows):
+        raise OSError(f"the elpv-dataset package is incomplete or damaged ({len(rows)} labels, "
                       f"{ELPV_CELLS} expected): {ELPV_INSTALL} --force-reinstall")
     return rows
-
-
-def _level(probability: float) -> float:
-    level = min(LEVELS, key=lambda p: abs(p - probability))
-    if abs(level - probability) > 0.01:
-        raise ValueError(f"unexpected defect probability {probability} in elpv's labels.csv")
-    return level
 
 
 def elpv_folders(test_share: float = 0.25, seed: int = 0) -> Path:
@@ -57,24 +50,24 @@ def elpv_folders(test_share: float = 0.25, seed: int = 0) -> Path:
     root = cache / f"elpv-{ELPV_VERSION}-test{round(test_share * 100)}-seed{seed}"
     if (root / "labels.csv").is_file():
         return root
-    rows = elpv_labels()
     from sklearn.model_selection import train_test_split
 
-    sure = [i for i, r in enumerate(rows) if _level(r["probability"]) in (0.0, 1.0)]
-    strata = [f"{rows[i]['probability']}-{rows[i]['type']}" for i in sure]
+    rows = elpv_labels()
+    levels = [LEVELS[round(3 * r["probability"]) / 3] for r in rows]
+    sure = [i for i, level in enumerate(levels) if level in ("good", "defective")]
+    strata = [f"{rows[i]['probability']}-{rows[i]['type']}" for i in sure]  # e.g. 1.0-mono
     test = set(train_test_split(sure, test_size=test_share, stratify=strata,
                                 random_state=seed)[1])
     tmp = Path(tempfile.mkdtemp(prefix=".elpv-", dir=cache))
     try:
-        table = []
-        for i, r in enumerate(rows):
+        table = [("file", "probability", "type", "split")]
+        for i, (r, level) in enumerate(zip(rows, levels, strict=True)):
             split = "test" if i in test else "train" if i in sure else "unsure"
-            folder = f"{split}/{LEVELS[_level(r['probability'])]}"
-            (tmp / folder).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(r["file"], tmp / folder / r["file"].name)
-            table.append((f"{folder}/{r['file'].name}", r["probability"], r["type"], split))
+            (tmp / split / level).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(r["file"], tmp / split / level / r["file"].name)
+            table.append((f"{split}/{level}/{r['file'].name}", r["probability"], r["type"], split))
         with open(tmp / "labels.csv", "w", newline="") as f:
-            csv.writer(f).writerows([("file", "probability", "type", "split"), *table])
+            csv.writer(f).writerows(table)
         for path in [tmp, *tmp.rglob("*")]:  # readable by group and others, like the cache
             path.chmod(0o755 if path.is_dir() else 0o644)
         try:

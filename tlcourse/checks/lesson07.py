@@ -9,30 +9,29 @@ import numpy as np
 from ..exercises import check
 
 
-def _best_recall(y, p, target: float):
-    """The highest recall among thresholds with precision >= ``target`` on ``(y, p)``, or None."""
-    from sklearn.metrics import precision_recall_curve
+def _rates(y, p, t) -> tuple[float, float]:
+    """(recall, precision) of the decision ``p >= t`` on labels ``y``."""
+    from sklearn.metrics import precision_score, recall_score
 
-    precision, recall, _ = precision_recall_curve(y, p)
-    ok = precision[:-1] >= target
-    return float(recall[:-1][ok].max()) if ok.any() else None
-
-
-def _rates(y, p, t):
-    y, flagged = np.asarray(y) == 1, np.asarray(p) >= float(t)
-    return (float((flagged & y).sum() / max(1, y.sum())),
-            float((flagged & y).sum() / max(1, flagged.sum())))  # recall, precision
+    flags = np.asarray(p) >= float(t)
+    return recall_score(y, flags, zero_division=0), precision_score(y, flags, zero_division=0)
 
 
 def _threshold_problem(y, p, t, target: float, where: str):
-    recall, precision = _rates(y, p, t)
-    if precision < target:
-        return f"{where} your threshold {float(t):.3f} gives precision {precision:.3f} < {target}"
-    best = _best_recall(y, p, target)
-    if recall < best - 1e-9:
-        return (f"{where} your threshold {float(t):.3f} keeps recall {recall:.3f}; a lower one "
-                f"meets the target with recall {best:.3f}")
-    return True
+    """True when ``t`` keeps the highest recall among thresholds of precision >= ``target`` on
+    ``(y, p)``, else what is wrong."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y, p)
+    reaching = recall[:-1][precision[:-1] >= target]
+    if not len(reaching):
+        return f"{where} no threshold reaches precision {target}"
+    recall_t, precision_t = _rates(y, p, t)
+    if precision_t < target:
+        return f"{where} your threshold {float(t):.3f} gives precision {precision_t:.3f} < {target}"
+    return bool(recall_t >= reaching.max() - 1e-9) or (
+        f"{where} your threshold {float(t):.3f} keeps recall {recall_t:.3f}; a lower one meets "
+        f"the target with recall {reaching.max():.3f}")
 
 
 _BASE: list = []  # one MobileNetV2 for every call of check_unfreeze_from
@@ -49,19 +48,18 @@ def check_unfreeze_from(fn) -> bool:
         if not _BASE:  # random weights: only the flags are checked
             _BASE.append(keras.applications.MobileNetV2(weights=None, include_top=False,
                                                         input_shape=(32, 32, 3)))
-        base = _BASE[0]
-        names = [layer.name for layer in base.layers]
+        names = [layer.name for layer in _BASE[0].layers]
         for cut in ("block_14_expand", "block_5_expand", "Conv_1"):
-            base.trainable = False  # in Keras 3 this also resets every layer's flag
-            fn(base, cut)
-            if not base.trainable:
+            _BASE[0].trainable = False  # in Keras 3 this also resets every layer's flag
+            fn(_BASE[0], cut)
+            if not _BASE[0].trainable:
                 return ("base.trainable is still False, so Keras trains none of its layers: set "
                         "base.trainable = True first, then freeze layer by layer")
-            for i, layer in enumerate(base.layers):
-                bn = isinstance(layer, keras.layers.BatchNormalization)
-                if layer.trainable != (i >= names.index(cut) and not bn):
-                    return (f"after unfreeze_from(base, {cut!r}) layer {layer.name!r} has "
-                            f"trainable={layer.trainable}")
+            wrong = [layer for i, layer in enumerate(_BASE[0].layers) if layer.trainable != (
+                i >= names.index(cut) and not isinstance(layer, keras.layers.BatchNormalization))]
+            if wrong:
+                return (f"after unfreeze_from(base, {cut!r}) layer {wrong[0].name!r} has "
+                        f"trainable={wrong[0].trainable}")
         return True
 
     return check("Exercise 1", fn, validate=validate,
@@ -78,11 +76,9 @@ def check_threshold_function(fn) -> bool:
         rng = np.random.default_rng(7)
         y = (rng.random(400) < 0.35).astype(int)
         p = np.clip(0.3 * y + rng.normal(0.35, 0.18, 400), 0, 1)
-        for target in (0.6, 0.8, 0.9):
-            problem = _threshold_problem(y, p, fn(y, p, target), target, f"at target {target}")
-            if problem is not True:
-                return problem
-        return True
+        problems = [_threshold_problem(y, p, fn(y, p, t), t, f"at target {t}")
+                    for t in (0.6, 0.8, 0.9)]
+        return next((problem for problem in problems if problem is not True), True)
 
     return check("Exercise 2", fn, validate=validate,
                  hint="sklearn.metrics.precision_recall_curve gives precision and recall at "
@@ -92,13 +88,9 @@ def check_threshold_function(fn) -> bool:
 def check_precision_choice(threshold, y_val, p_val, y_test, p_test, target: float = 0.9) -> bool:
     """Exercise 3: the validation threshold of highest recall with precision >= ``target``;
     once right, prints what it gives on the test set."""
-    def validate(t):
-        if _best_recall(y_val, p_val, target) is None:
-            return f"no threshold reaches precision {target} on these validation cells"
-        return _threshold_problem(y_val, p_val, t, target, "on validation")
-
-    ok = check("Exercise 3", threshold, validate=validate,
-               hint="your function of Exercise 2, on the validation labels and probabilities")
+    ok = check("Exercise 3", threshold, hint="your function of Exercise 2, on the validation "
+               "labels and probabilities",
+               validate=lambda t: _threshold_problem(y_val, p_val, t, target, "on validation"))
     if ok:
         recall, precision = _rates(y_test, p_test, threshold)
         print(f"    on the test set this threshold gives precision {precision:.3f} "
@@ -116,16 +108,14 @@ def _level_means(model, root, size: int) -> dict:
 
     from .. import imagefolders
 
-    digest = hashlib.sha1()
-    for w in model.get_weights():
-        digest.update(np.ascontiguousarray(w).tobytes())
-    key = (id(model), digest.hexdigest(), str(root), size)
+    weights = b"".join(np.ascontiguousarray(w).tobytes() for w in model.get_weights())
+    key = (id(model), hashlib.sha1(weights).hexdigest(), str(root), size)
     if key not in _LEVEL_MEANS:
+        read = dict(labels=None, image_size=(size, size), shuffle=False, verbose=False)
         _LEVEL_MEANS.clear()
         _LEVEL_MEANS[key] = {level: float(np.mean(model.predict(
-            keras.utils.image_dataset_from_directory(folder, labels=None, image_size=(size, size),
-                                                     shuffle=False, verbose=False),
-            verbose=0)[:, 1])) for level, folder in imagefolders.level_folders(root).items()}
+            keras.utils.image_dataset_from_directory(folder, **read), verbose=0)[:, 1]))
+            for level, folder in imagefolders.level_folders(root).items()}
     return dict(_LEVEL_MEANS[key])
 
 
@@ -143,7 +133,7 @@ def check_levels(answer, model, root, size: int) -> bool:
                hint="predict every folder's images, then take the mean of column 1")
     if ok:
         means = sorted(_level_means(model, root, size).items())
-        rising = all(a[1] < b[1] for a, b in zip(means, means[1:], strict=False))
+        rising = all(np.diff([mean for _, mean in means]) > 0)
         print(f"    the means {'rise' if rising else 'do not rise'} with the experts' level: "
               + ", ".join(f"{k:.2f}: {v:.2f}" for k, v in means))
     return ok
