@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,17 @@ def test_setup_seeds_and_reports(monkeypatch, capsys):
 def test_setup_rejects_bad_seed(seed):
     with pytest.raises(ValueError, match="seed must be"):
         config.setup(seed=seed)
+
+
+def test_output_dir_is_the_learners_not_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCOURSE_CACHE", str(tmp_path / "shared"))
+    monkeypatch.delenv("TLCOURSE_OUTPUT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert config.output_dir("lesson07") == Path("tlcourse-output") / "lesson07"
+    assert (tmp_path / "tlcourse-output" / "lesson07").is_dir()
+    monkeypatch.setenv("TLCOURSE_OUTPUT", str(tmp_path / "mine"))
+    assert config.output_dir("lesson05") == tmp_path / "mine" / "lesson05"
+    assert not (tmp_path / "shared").exists()
+    for bad in ("", "../lesson05", "a/b", None):
+        with pytest.raises(ValueError, match="plain folder name"):
+            config.output_dir(bad)

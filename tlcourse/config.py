@@ -5,6 +5,8 @@
   ``1``: never touch the network; ``0``: a missing online asset is an error, no fallback.
 * ``TLCOURSE_MIRROR``   a folder or URL tried before the canonical download addresses.
 * ``TLCOURSE_CACHE``    the one download cache (default: the user cache folder).
+* ``TLCOURSE_OUTPUT``   where lessons save what you train (default: ``tlcourse-output`` in the
+  working folder).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ QUICK_ENV = "TLCOURSE_QUICK"
 OFFLINE_ENV = "TLCOURSE_OFFLINE"
 MIRROR_ENV = "TLCOURSE_MIRROR"
 CACHE_ENV = "TLCOURSE_CACHE"
+OUTPUT_ENV = "TLCOURSE_OUTPUT"
 
 #: network modes returned by :func:`network_mode`
 AUTO, OFFLINE, ONLINE = "auto", "offline", "online"
@@ -64,6 +67,17 @@ def cache_dir() -> Path:
 
 
 _mirror_warned: set[str] = set()
+
+
+def output_dir(lesson: str) -> Path:
+    """The folder where ``lesson`` saves the models you train: ``TLCOURSE_OUTPUT`` (or
+    ``tlcourse-output`` in the working folder) / ``lesson``, created if missing. Not the download
+    cache, which a classroom's kernels share and may only be allowed to read."""
+    if not isinstance(lesson, str) or not lesson.strip() or Path(lesson).name != lesson:
+        raise ValueError(f"lesson must be a plain folder name such as 'lesson07', got {lesson!r}")
+    path = Path(os.environ.get(OUTPUT_ENV, "").strip() or "tlcourse-output").expanduser() / lesson
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _mirror_problem(value: str) -> str | None:
