@@ -36,7 +36,10 @@ def test_stand_in_google_colab_keeps_google_a_namespace():
     assert not (ROOT / ".ci" / "colab" / "google" / "__init__.py").exists()
 
 
-def test_ci_runs_the_colab_job_between_make_test_and_the_browser():
+def test_ci_runs_the_colab_job_beside_the_browser_after_make_test():
     run = (ROOT / ".ci" / "run").read_text()
     assert run.index("make test VENV") < run.index("make test-colab") < run.index("make test-browser")
+    # the Colab job runs in the background: CI waits for it and fails when either job failed
+    assert 'wait "$colab_pid" || colab_rc=$?' in run
+    assert '[ "$browser_rc" -ne 0 ] || [ "$colab_rc" -ne 0 ]' in run
     assert "test-colab:" in (ROOT / "Makefile").read_text()

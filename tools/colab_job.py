@@ -7,7 +7,7 @@
    (TLCOURSE_PIP_SOURCE) and only what the runtime lacks.
 3. Each notebook (lessons and solutions) is copied alone into an empty folder and run there
    in quick mode, offline, with the asset mirror, as `make test` runs them.
-4. The unit tests run on the same versions (this checkout on the path).
+4. The unit tests run on the same versions (this checkout on the path), beside the notebooks.
 5. The job fails if any notebook or test fails or if any package the runtime had changed
    version (`pip freeze` before and after). Packages added (the course, its stand-ins) are listed.
 
@@ -121,6 +121,15 @@ def main(argv=None) -> int:
     env.pop("PYTHONPATH", None)
     if Path(args.mirror).is_dir():
         env["TLCOURSE_MIRROR"] = str(Path(args.mirror).resolve())
+    # the unit tests on Colab's versions too (ipywidgets 7's FileUpload, keras-hub 0.26's
+    # checkpoint names, numpy 2.1, scikit-learn 1.6...), on this checkout, beside the notebooks
+    # (each notebook uses about one core): their output is printed when they end
+    unit_log = tempfile.TemporaryFile(mode="w+")
+    unit_start = time.monotonic()
+    units = subprocess.Popen([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
+                              "--ignore=tests/browser"], stdout=unit_log, stderr=subprocess.STDOUT,
+                             env={**{k: v for k, v in env.items() if k != "TLCOURSE_OFFLINE"},
+                                  "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}, cwd=ROOT)  # as make unit
     results, run_start = [], time.monotonic()
     for nb in notebooks:
         rel = nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb
@@ -136,17 +145,13 @@ def main(argv=None) -> int:
         if not ok:
             print("\n".join((done.stdout + done.stderr).splitlines()[-40:]), flush=True)
     run_s = time.monotonic() - run_start
-    # the unit tests on Colab's versions too (ipywidgets 7's FileUpload, keras-hub 0.26's
-    # checkpoint names, numpy 2.1, scikit-learn 1.6...), on this checkout
-    start = time.monotonic()
-    units = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
-                            "--ignore=tests/browser"],
-                           env={**{k: v for k, v in env.items() if k != "TLCOURSE_OFFLINE"},
-                                "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}, cwd=ROOT)  # as make unit
+    units.wait()
+    unit_log.seek(0)
+    print(unit_log.read(), flush=True)
     results.append(("unit tests (tests/, Colab's versions)", units.returncode == 0,
-                    time.monotonic() - start))
+                    time.monotonic() - unit_start))
     print(f"{'PASS' if units.returncode == 0 else 'FAIL'} {results[-1][0]} "
-          f"({results[-1][2]:.0f} s)", flush=True)
+          f"({results[-1][2]:.0f} s, beside the notebooks)", flush=True)
     after = freeze(py)
     changed = {n: (v, after.get(n, "REMOVED")) for n, v in before.items() if after.get(n) != v}
     added = {n: v for n, v in after.items() if n not in before}
