@@ -1,4 +1,4 @@
-"""Lesson 05's infrastructure: one malloc pool, the safe-mode save, cached embeddings and
+"""Lesson 05's infrastructure: the safe-mode save, cached embeddings and
 keras-hub's ready-made classifier.
 
 The lesson's own code (the length-bucketed pipeline, the baselines, the classifier with its
@@ -25,18 +25,6 @@ from . import text
 
 #: label names of the Rotten Tomatoes snippets (index = label)
 LABELS = ("rotten", "fresh")
-
-
-def one_malloc_pool() -> bool:
-    """Ask glibc's malloc (Linux) for one memory pool shared by all threads instead of one per
-    thread, so memory one of TensorFlow's threads frees is reused by the others and the peak
-    stays lower. Call it before TensorFlow runs; False where there is no glibc."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL("libc.so.6").mallopt(-8, 1) == 1  # -8: M_ARENA_MAX
-    except (OSError, AttributeError):
-        return False
 
 
 # --------------------------------------------------------------------------- saving
