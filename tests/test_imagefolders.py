@@ -106,6 +106,18 @@ def test_elpv_folders_layout_permissions_and_reuse(isolated_env, monkeypatch):
     assert sorted(levels) == [0.0, 1 / 3, 2 / 3, 1.0] and all(p.is_dir() for p in levels.values())
 
 
+def test_elpv_folders_share_writes_a_smaller_stratified_copy_beside_the_whole(isolated_env,
+                                                                              monkeypatch):
+    monkeypatch.setattr(imagefolders, "elpv_labels", _small_labels)
+    whole, half = imagefolders.elpv_folders(), imagefolders.elpv_folders(share=0.75)
+    assert half != whole and half.name.endswith("-share75")
+    files = {root: sorted(p.name for p in root.rglob("*.png")) for root in (whole, half)}
+    assert len(files[half]) == 3 * len(files[whole]) // 4 and set(files[half]) < set(files[whole])
+    for level in imagefolders.level_folders(half).values():  # every level kept, in its share
+        assert len(list(level.iterdir())) >= 1
+    assert imagefolders.elpv_folders(share=0.75) == half  # written once, then reused
+
+
 def test_elpv_folders_when_another_kernel_finishes_first(isolated_env, monkeypatch):
     monkeypatch.setattr(imagefolders, "elpv_labels", _small_labels)
     real_rename = os.rename
@@ -131,6 +143,9 @@ def test_elpv_folders_refuses_bad_arguments_and_names_the_install(isolated_env, 
             imagefolders.elpv_folders(test_share=bad)
     with pytest.raises(ValueError, match="seed"):
         imagefolders.elpv_folders(seed=-1)
+    for bad in (0.05, 1.5, 1, "0.5"):
+        with pytest.raises(ValueError, match="share must be a float between 0.1 and 1"):
+            imagefolders.elpv_folders(share=bad)
     monkeypatch.setitem(sys.modules, "elpv_dataset", None)
     with pytest.raises(ImportError, match="pip install elpv-dataset==1.0.0.post1"):
         imagefolders.elpv_labels()

@@ -37,22 +37,29 @@ def elpv_labels() -> list[dict]:
     return rows
 
 
-def elpv_folders(test_share: float = 0.25, seed: int = 0) -> Path:
+def elpv_folders(test_share: float = 0.25, seed: int = 0, share: float = 1.0) -> Path:
     """Write the cells once into the course cache, atomically; return the root. ``train/`` and
     ``test/`` (``test_share`` of them, stratified by class and cell type) hold ``good/`` (defect
     probability 0) and ``defective/`` (1); ``unsure/`` holds ``one_third/`` and ``two_thirds/``;
-    ``labels.csv`` every cell's file, probability, type and split."""
-    if not isinstance(test_share, float) or not 0.05 <= test_share <= 0.5:
-        raise ValueError(f"test_share must be a float between 0.05 and 0.5, got {test_share!r}")
+    ``labels.csv`` every cell's file, probability, type and split. ``share`` < 1 writes only
+    that share of the cells (stratified by level and type), a smaller copy for quick runs."""
+    for name, value, low, high in (("test_share", test_share, 0.05, 0.5), ("share", share, 0.1, 1)):
+        if not isinstance(value, float) or not low <= value <= high:
+            raise ValueError(f"{name} must be a float between {low} and {high}, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     cache = config.cache_dir()
-    root = cache / f"elpv-{ELPV_VERSION}-test{round(test_share * 100)}-seed{seed}"
+    root = cache / (f"elpv-{ELPV_VERSION}-test{round(test_share * 100)}-seed{seed}"
+                    + (f"-share{round(share * 100)}" if share < 1 else ""))
     if (root / "labels.csv").is_file():
         return root
     from sklearn.model_selection import train_test_split
 
     rows = elpv_labels()
+    if share < 1:
+        strata = [f"{r['probability']}-{r['type']}" for r in rows]
+        rows = [rows[i] for i in sorted(train_test_split(range(len(rows)), train_size=share,
+                                                         stratify=strata, random_state=seed)[0])]
     levels = [LEVELS[round(3 * r["probability"]) / 3] for r in rows]
     sure = [i for i, level in enumerate(levels) if level in ("good", "defective")]
     strata = [f"{rows[i]['probability']}-{rows[i]['type']}" for i in sure]  # e.g. 1.0-mono
