@@ -32,6 +32,9 @@ class _StorageType:
     torch_name: str
     dtype: np.dtype
 
+    def __setstate__(self, state):  # what a pickle's BUILD calls: no file may change a stand-in
+        raise RefusedPickle(f"refused to change {self.torch_name}: a weights file may not")
+
 
 @dataclass
 class _Storage:
