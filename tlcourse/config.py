@@ -7,11 +7,14 @@
 * ``TLCOURSE_CACHE``    the one download cache (default: the user cache folder).
 * ``TLCOURSE_OUTPUT``   where lessons save what you train (default: ``tlcourse-output`` in the
   working folder).
+
+:func:`integer` is the check of every whole-number argument of the package.
 """
 
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import platform
 import sys
@@ -36,6 +39,17 @@ def _flag(name: str) -> bool | None:
         return value == "1"
     raise ValueError(f"{name}={value!r} is not understood: set it to 1 or 0, or unset it "
                      f"(e.g. `export {name}=1`).")
+
+
+def integer(name: str, value, low: int = 1, high: int | None = None, example: str = "") -> int:
+    """``value`` as an int when it is a whole number (not a bool) from ``low`` to ``high``, else
+    ValueError naming ``name``, the range and ``example`` (the fix)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low
+            or (high is not None and value > high)):
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer of at least {low}")
+        upto = f" up to {high}" if high is not None else ""
+        raise ValueError(f"{name} must be {kind}{upto}{example}, got {value!r}")
+    return int(value)
 
 
 def quick_mode() -> bool:
@@ -159,8 +173,7 @@ def setup(seed: int = 42, *, verbose: bool = True) -> Settings:
     """Prepare a lesson (first code cell): seeds Python, NumPy and TensorFlow
     (``keras.utils.set_random_seed``), sets the plot style, and prints the mode, network mode,
     versions and devices. A seed that is not a non-negative integer raises ValueError."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}: e.g. setup(seed=42)")
+    integer("seed", seed, 0, example=", e.g. setup(seed=42)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter
     quick, network = quick_mode(), network_mode()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assets
+from . import assets, config
 
 
 @dataclass
@@ -32,17 +32,14 @@ class ImageSplits:
 def _check_size(name: str, value, available: int):
     if value is None:
         return available
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer or None (all), got {value!r}")
+    value = config.integer(name, value, example=" or None (all)")
     if value > available:
         raise ValueError(f"{name}={value} but only {available} are available: use {available} or None")
-    return int(value)
+    return value
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, e.g. seed=0; got {seed!r}")
-    return int(seed)
+    return config.integer("seed", seed, 0, example=", e.g. seed=0")
 
 
 def stratified_subset(x, y, n, seed=0):
@@ -170,16 +167,6 @@ class Photo:
     content: str
     licence: str
 
-    @property
-    def path(self) -> Path:
-        import importlib.util
-
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or spec.origin is None:
-            dist = {"skimage": "scikit-image", "sklearn": "scikit-learn"}.get(self.package, self.package)
-            raise FileNotFoundError(f"package {self.package!r} is not installed: run `%pip install {dist}`")
-        return Path(spec.origin).parent / self.relpath
-
 
 PHOTOS = {
     p.name: p
@@ -210,11 +197,18 @@ PHOTOS = {
 
 def photo_path(name: str) -> Path:
     """Path of a bundled photo file (for ``cv2.imread``)."""
+    import importlib.util
+
     if name not in PHOTOS:
         raise ValueError(f"unknown photo {name!r}; available: {', '.join(PHOTOS)}")
-    path = PHOTOS[name].path
+    package = PHOTOS[name].package
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        dist = {"skimage": "scikit-image", "sklearn": "scikit-learn"}.get(package, package)
+        raise FileNotFoundError(f"package {package!r} is not installed: run `%pip install {dist}`")
+    path = Path(spec.origin).parent / PHOTOS[name].relpath
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall {PHOTOS[name].package}")
+        raise FileNotFoundError(f"{path} is missing: reinstall {package}")
     return path
 
 

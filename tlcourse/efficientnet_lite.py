@@ -65,49 +65,35 @@ def build(include_top: bool = True, input_size: int = INPUT_SIZE, pooling: str |
     import keras
     from keras import layers
 
-    if not isinstance(include_top, bool):
-        raise ValueError(f"include_top must be True or False, got {include_top!r}")
-    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32:
-        raise ValueError(f"input_size must be an integer of at least 32 px, got {input_size!r}")
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    from .models import check_args
 
-    def bn(name):
-        return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+    input_size = check_args("efficientnet_lite0", include_top, input_size, pooling)
 
-    def relu6(name):
-        return layers.ReLU(6.0, name=name)
+    def unit(x, conv, bn_name, activation_name=None):  # conv -> BatchNorm [-> ReLU6]
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=bn_name)(conv(x))
+        return layers.ReLU(6.0, name=activation_name)(x) if activation_name else x
+
+    def conv(filters, size, name, strides=1):
+        return layers.Conv2D(filters, size, strides=strides, padding="same", use_bias=False, name=name)
 
     inputs = keras.Input((input_size, input_size, 3), name="input_layer")
-    x = layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=False,
-                      name="stem_conv")(inputs)
-    x = bn("stem_bn")(x)
-    x = relu6("stem_activation")(x)
-
+    x = unit(inputs, conv(STEM_FILTERS, 3, "stem_conv", strides=2), "stem_bn", "stem_activation")
     blocks = _block_names()
     for index, (prefix, kernel, stride, expand, f_in, f_out) in enumerate(blocks):
         shortcut = x
         if expand != 1:
-            x = layers.Conv2D(f_in * expand, 1, padding="same", use_bias=False,
-                              name=f"{prefix}_expand_conv")(x)
-            x = bn(f"{prefix}_expand_bn")(x)
-            x = relu6(f"{prefix}_expand_activation")(x)
-        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
-                                   name=f"{prefix}_dwconv")(x)
-        x = bn(f"{prefix}_bn")(x)
-        x = relu6(f"{prefix}_activation")(x)
-        x = layers.Conv2D(f_out, 1, padding="same", use_bias=False,
-                          name=f"{prefix}_project_conv")(x)
-        x = bn(f"{prefix}_project_bn")(x)
+            x = unit(x, conv(f_in * expand, 1, f"{prefix}_expand_conv"), f"{prefix}_expand_bn",
+                     f"{prefix}_expand_activation")
+        depthwise = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
+                                           name=f"{prefix}_dwconv")
+        x = unit(x, depthwise, f"{prefix}_bn", f"{prefix}_activation")
+        x = unit(x, conv(f_out, 1, f"{prefix}_project_conv"), f"{prefix}_project_bn")
         if stride == 1 and f_in == f_out:
             rate = DROP_CONNECT * index / len(blocks)
             if rate > 0:  # stochastic depth: drops the whole residual branch per image
                 x = layers.Dropout(rate, noise_shape=(None, 1, 1, 1), name=f"{prefix}_drop")(x)
             x = layers.Add(name=f"{prefix}_add")([x, shortcut])
-
-    x = layers.Conv2D(HEAD_FILTERS, 1, padding="same", use_bias=False, name="top_conv")(x)
-    x = bn("top_bn")(x)
-    x = relu6("top_activation")(x)
+    x = unit(x, conv(HEAD_FILTERS, 1, "top_conv"), "top_bn", "top_activation")
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(DROPOUT, name="top_dropout")(x)
@@ -157,19 +143,13 @@ def keras_weights_from_torch(state: dict) -> dict[str, list[np.ndarray]]:
 
 
 def _set_layer_weights(model, named: dict[str, list[np.ndarray]]) -> None:
-    """Copy arrays into the model's layers by name, checking every shape."""
-    layer_names = {layer.name for layer in model.layers if layer.weights}
-    missing = layer_names - set(named)
+    """Copy arrays into the model's layers by name (Keras checks every shape)."""
+    layers = [layer for layer in model.layers if layer.weights]
+    missing = {layer.name for layer in layers} - set(named)
     if missing:
         raise ValueError(f"no weights for layers {sorted(missing)[:5]}")
-    for name in sorted(layer_names):
-        layer = model.get_layer(name)
-        arrays = named[name]
-        shapes = [tuple(w.shape) for w in layer.weights]
-        if shapes != [a.shape for a in arrays]:
-            raise ValueError(f"{name}: the model expects {shapes}, "
-                             f"the weights have {[a.shape for a in arrays]}")
-        layer.set_weights(arrays)
+    for layer in layers:
+        layer.set_weights(named[layer.name])
 
 
 def source_path() -> Path:
@@ -231,9 +211,6 @@ def efficientnet_lite0(include_top: bool = True, input_size: int = INPUT_SIZE,
     (``weights=None``). Expects inputs scaled by :func:`preprocess_input`."""
     if weights not in ("imagenet", None):
         raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
-    if include_top and input_size != INPUT_SIZE:
-        raise ValueError(f"the classifier takes {INPUT_SIZE} px inputs: use include_top=False "
-                         f"for input_size={input_size}")
     model = build(include_top=include_top, input_size=input_size, pooling=pooling)
     if weights == "imagenet":
         source_path()  # a clear error when the package is missing, even with a warm cache

@@ -1,5 +1,6 @@
 """The self-check every exercise is built on (:func:`check`), the numbered dispatcher of a
-lesson's checks, and the shared rule of choices made on validation."""
+lesson's checks, the refusal of an answer that is not a function, and the shared check of a
+choice made on validation."""
 
 from __future__ import annotations
 
@@ -30,12 +31,9 @@ def _equal(answer, expected, tol) -> bool:
             return False
         return math.isclose(value, float(expected), rel_tol=0.0, abs_tol=tol)
     if isinstance(expected, (list, tuple, set, frozenset)):
-        if isinstance(expected, (set, frozenset)):
-            try:
-                return set(answer) == set(expected)
-            except TypeError:
-                return False
         try:
+            if isinstance(expected, (set, frozenset)):
+                return set(answer) == set(expected)
             return len(answer) == len(expected) and all(
                 _equal(a, e, tol) for a, e in zip(answer, expected, strict=True))
         except TypeError:
@@ -111,3 +109,41 @@ def validation_pick_problem(summary, key, accuracy, label: str, min_spread: floa
         return (f"{label} is worse on validation than {best!r} by more than the seed spread: "
                 "choose among the best")
     return None
+
+
+def needs_function(name: str, validate):
+    """``validate`` for an answer that must be the learner's function ``name``: anything else
+    (the function's result, ``...``) is refused with the fix before ``validate`` runs."""
+    def checked(fn):
+        if not callable(fn):
+            return f"give the function itself ({name}, no parentheses), got {type(fn).__name__}"
+        return validate(fn)
+
+    return checked
+
+
+def choice_on_validation(exercise, answer, summary, test_score, label, min_spread, hint,
+                         touched: str = "test accuracy") -> bool:
+    """The check of a choice made on validation: ``answer = (option, mean validation score)``
+    read from ``summary`` (a table with ``val_mean`` and ``val_std`` over seeds, a dict option ->
+    score, or a function returning either; a missing spread counts as ``min_spread``) within the
+    spread of the best (:func:`validation_pick_problem`). Only then is ``test_score(option)``
+    called, once, and printed as the ``touched`` score; ``label(option)`` names the option."""
+    import pandas as pd
+
+    def validate(pair):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
+            return "answer with a pair: (your choice, its mean validation score)"
+        table = summary() if callable(summary) else summary
+        table = pd.DataFrame({"val_mean": table}) if isinstance(table, dict) else table
+        table = table.assign(val_std=table.get("val_std", 0.0)).fillna({"val_std": 0.0})
+        problem = validation_pick_problem(table, pair[0], pair[1], label(pair[0]), min_spread)
+        if problem:
+            return problem
+        score = test_score(pair[0])
+        shown = score if isinstance(score, str) else f"{float(score):.4f}"
+        print(f"    your choice: {label(pair[0])}; {touched}, touched once: {shown} "
+              f"(validation said {table.loc[pair[0], 'val_mean']:.4f})")
+        return True
+
+    return check(exercise, answer, validate=validate, hint=hint)

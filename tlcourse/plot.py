@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import config
+
 
 def use_course_style() -> None:
     """The course's plot style (called by :func:`tlcourse.setup`)."""
@@ -12,6 +14,14 @@ def use_course_style() -> None:
     plt.rcParams.update({"figure.dpi": 100, "figure.figsize": (7, 4), "axes.grid": True,
                          "grid.alpha": 0.3, "axes.spines.top": False,
                          "axes.spines.right": False, "font.size": 10})
+
+
+def _finish(fig, title=None, ax=None):
+    """``fig`` with its title (on ``ax`` when given, else over the figure), laid out tight."""
+    if title:
+        (ax.set_title if ax is not None else fig.suptitle)(title)
+    fig.tight_layout()
+    return fig
 
 
 def histories(runs: dict, metrics=("loss", "accuracy"), title: str | None = None):
@@ -38,10 +48,7 @@ def histories(runs: dict, metrics=("loss", "accuracy"), title: str | None = None
                             label=f"{name} ({part})")
         ax.set(xlabel="epoch", ylabel=metric)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def learning_curves(budgets, curves: dict, xlabel="labelled examples", ylabel="test accuracy",
@@ -61,11 +68,8 @@ def learning_curves(budgets, curves: dict, xlabel="labelled examples", ylabel="t
         ax.minorticks_off()  # else the log axis labels minor ticks ("6x10^1") over the budgets
     ax.set_xticks(budgets, [str(b) for b in budgets])
     ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title, ax)
 
 
 def image_grid(images, true=None, pred=None, class_names=None, ncols=8, title=None, cmap="gray"):
@@ -76,8 +80,7 @@ def image_grid(images, true=None, pred=None, class_names=None, ncols=8, title=No
     if images.ndim not in (3, 4) or len(images) == 0:
         raise ValueError(f"images must be a non-empty batch (n, h, w[, c]), got shape {images.shape}")
     n = len(images)
-    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer (images per row), got {ncols!r}")
+    config.integer("ncols", ncols, example=" (images per row)")
     for name, labels in (("true", true), ("pred", pred)):
         if labels is not None and len(labels) != n:
             raise ValueError(f"{name} has {len(labels)} labels for {n} images")
@@ -104,10 +107,7 @@ def image_grid(images, true=None, pred=None, class_names=None, ncols=8, title=No
             if true is not None and int(pred[k]) != int(true[k]):
                 color = "red"
         ax.set_title("\n".join(parts), fontsize=8, color=color)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def topk_bars(decoded, ax=None, title=None):
@@ -146,10 +146,7 @@ def confusion_matrix(y_true, y_pred, labels=None, title=None, normalize=None):
                                             colorbar=False, normalize=normalize,
                                             values_format=".2f" if normalize else "d")
     ax.grid(False)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title, ax)
 
 
 def embedding_2d(features, labels, domains=None, method="pca", seed=0, title=None,
@@ -190,11 +187,8 @@ def embedding_2d(features, labels, domains=None, method="pca", seed=0, title=Non
             axes[0, 1].scatter(points[m, 0], points[m, 1], s=6, color=f"C{i}", label=str(d), alpha=0.6)
         axes[0, 1].legend(markerscale=3)
         axes[0, 1].set_title("coloured by domain")
-    if title:
-        fig.suptitle(f"{title} ({method.upper()})")
-    fig.tight_layout()
     fig.points = points
-    return fig
+    return _finish(fig, title and f"{title} ({method.upper()})")
 
 
 def trainable_map(model, expand_nested=True, title=None):
@@ -219,5 +213,4 @@ def trainable_map(model, expand_nested=True, title=None):
     ax.legend(handles=[Patch(color="tab:green", label="trainable"), Patch(color="0.7", label="frozen")],
               loc="upper left", fontsize=8)
     ax.grid(False)
-    fig.tight_layout()
-    return fig
+    return _finish(fig)

@@ -32,6 +32,9 @@ class _StorageType:
     torch_name: str
     dtype: np.dtype
 
+    def __setstate__(self, state):  # what a pickle's BUILD calls: no file may change a stand-in
+        raise RefusedPickle(f"refused to change {self.torch_name}: a weights file may not")
+
 
 @dataclass
 class _Storage:
@@ -126,16 +129,6 @@ def restricted_loads(data: bytes):
     return RestrictedUnpickler(io.BytesIO(data)).load()
 
 
-def _materialise(obj):
-    if isinstance(obj, _LazyTensor):
-        return obj.materialise()
-    if isinstance(obj, dict):
-        return collections.OrderedDict((k, _materialise(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialise(v) for v in obj)
-    return obj
-
-
 def load_state_dict(path) -> collections.OrderedDict:
     """A legacy-format PyTorch state dict as an OrderedDict of NumPy arrays, read without torch
     and without running code from the file. ValueError for another format (e.g. the zip format
@@ -185,7 +178,6 @@ def load_state_dict(path) -> collections.OrderedDict:
                     f"{path}: storage {key} announces {nbytes:,} bytes but only "
                     f"{size - fh.tell():,} follow: the file is truncated or damaged")
             storage.data = np.frombuffer(fh.read(nbytes), dtype=storage.dtype)
-    state = _materialise(result)
-    if not isinstance(state, collections.OrderedDict):
-        raise ValueError(f"{path} holds a {type(result).__name__}, not a state dict")
-    return state
+    if not (isinstance(result, dict) and all(isinstance(v, _LazyTensor) for v in result.values())):
+        raise ValueError(f"{path} holds a {type(result).__name__}, not a state dict of tensors")
+    return collections.OrderedDict((key, tensor.materialise()) for key, tensor in result.items())

@@ -4,10 +4,9 @@ code where it is code; ``check(N, answer, ...)`` calls Exercise N's (:func:`tlco
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..exercises import check as _check
-from ..exercises import numbered, validation_pick_problem
+from ..exercises import choice_on_validation, needs_function, numbered
 
 #: Exercise 6: the kinds of transfer of the three scenarios, in order
 KINDS = ("domain adaptation", "self-supervised", "sequential")
@@ -59,8 +58,6 @@ def exercise_3(centroid_scorer) -> bool:
     """Exercise 3: ``centroid_scorer(x_pool, y_pool, x_test, y_test)`` -> ``score(idx)``, run
     on two data sets of the check's own and three draws each, compared with the rule."""
     def validate(fn):
-        if not callable(fn):
-            return f"give the function itself (centroid_scorer, no parentheses), got {type(fn).__name__}"
         for seed in (3, 4):
             x_pool, y_pool, x_test, y_test, draws = _centroid_data(seed)
             score = fn(x_pool.copy(), y_pool.copy(), x_test.copy(), y_test.copy())
@@ -77,7 +74,7 @@ def exercise_3(centroid_scorer) -> bool:
                             "return a fraction, not percent)")
         return True
 
-    return _check("Exercise 3", centroid_scorer, validate=validate,
+    return _check("Exercise 3", centroid_scorer, validate=needs_function("centroid_scorer", validate),
                   hint="classes = np.unique(y_pool[idx]); one mean per class over x_pool[idx]; "
                        "squared distances of every test row to every centroid, argmin")
 
@@ -134,8 +131,6 @@ def exercise_4(char_scorer) -> bool:
     (TF-IDF of character 2- to 5-grams, C chosen on validation), run on snippets of the
     check's own and compared with the rule on three draws."""
     def validate(fn):
-        if not callable(fn):
-            return f"give the function itself (char_scorer, no parentheses), got {type(fn).__name__}"
         texts_pool, y_pool, texts_test, y_test = _char_data()
         score = fn(list(texts_pool), y_pool.copy(), list(texts_test), y_test.copy())
         if not callable(score):
@@ -155,7 +150,7 @@ def exercise_4(char_scorer) -> bool:
               f"{want:.1%} with {n} labels")
         return True
 
-    return _check("Exercise 4", char_scorer, validate=validate,
+    return _check("Exercise 4", char_scorer, validate=needs_function("char_scorer", validate),
                   hint='TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True) '
                        "in place of the word vectoriser; everything else as in tfidf_scorer")
 
@@ -163,40 +158,27 @@ def exercise_4(char_scorer) -> bool:
 def validation_table(x_pool, y_pool, idx) -> dict:
     """C -> mean accuracy of shuffled 5-fold stratified cross-validation on the rows ``idx``."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from threadpoolctl import threadpool_limits
 
-    x, y = np.asarray(x_pool)[idx], np.asarray(y_pool)[idx]
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return {C: float(cross_val_score(LogisticRegression(C=C, max_iter=2000), x, y,
-                                         cv=folds).mean()) for C in C_GRID}
+    from ..experiments import choose_on_validation
+
+    search = choose_on_validation(LogisticRegression(max_iter=2000), {"C": list(C_GRID)},
+                                  np.asarray(x_pool)[idx], np.asarray(y_pool)[idx], folds=FOLDS)
+    return dict(zip(C_GRID, search.cv_results_["mean_test_score"].tolist(), strict=True))
 
 
 def exercise_5(answer, x_pool, y_pool, x_test, y_test, idx) -> bool:
     """Exercise 5: ``answer = (C, its mean validation accuracy)`` on the rows ``idx``, the best
     of the grid; only then is a head with that C scored on the test rows, once."""
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
-            return "answer with a pair: (C, mean validation accuracy)"
-        table = pd.DataFrame({"val_mean": validation_table(x_pool, y_pool, idx), "val_std": 0.0})
-        C = pair[0]
-        problem = validation_pick_problem(table, C, pair[1], f"C={C!r}", min_spread=1e-9)
-        if problem:
-            return problem
-        mean = float(table.loc[C, "val_mean"])
+    def test_score(C):
         from sklearn.linear_model import LogisticRegression
 
-        head = LogisticRegression(C=float(C), max_iter=2000).fit(np.asarray(x_pool)[idx],
-                                                                 np.asarray(y_pool)[idx])
-        test = float(head.score(x_test, y_test))
-        print(f"    your choice: C={C:g}, validation {mean:.3f}; test accuracy, touched once: "
-              f"{test:.3f}")
-        return True
+        x, y = np.asarray(x_pool)[idx], np.asarray(y_pool)[idx]
+        return LogisticRegression(C=float(C), max_iter=2000).fit(x, y).score(x_test, y_test)
 
-    return _check("Exercise 5", answer, validate=validate,
-                  hint="for C in C_GRID: cross_val_score(LogisticRegression(C=C, max_iter=2000), "
-                       "pool_emb[draw_128], pool_y[draw_128], cv=folds).mean(); keep the best")
+    return choice_on_validation(
+        "Exercise 5", answer, lambda: validation_table(x_pool, y_pool, idx), test_score, "C={!r}".format,
+        1e-9, hint="for C in C_GRID: cross_val_score(LogisticRegression(C=C, max_iter=2000), "
+                   "pool_emb[draw_128], pool_y[draw_128], cv=folds).mean(); keep the best")
 
 
 def exercise_6(answer) -> bool:

@@ -4,7 +4,7 @@ answer; ``check(N, answer, ...)`` calls Exercise N's (:func:`tlcourse.exercises.
 from __future__ import annotations
 
 from ..exercises import check as _check
-from ..exercises import numbered, validation_pick_problem
+from ..exercises import choice_on_validation, needs_function, numbered
 
 #: Exercise 2: the unit the lesson's ``freeze_first(base, 20)`` cuts in two, and the base's
 #: trainable parameters after it (MobileNetV2, as the lesson loads it)
@@ -41,8 +41,6 @@ def exercise_1(freeze_up_to) -> bool:
     def validate(fn):
         import keras
 
-        if not callable(fn):
-            return f"give the function itself (freeze_up_to, no parentheses), got {type(fn).__name__}"
         for last, keep, start in _CASES:
             model = _practice_model()
             frozen_at_start = {"all frozen": [model], "mixed": model.layers[::2]}.get(start, [])
@@ -59,7 +57,7 @@ def exercise_1(freeze_up_to) -> bool:
                         f"(expected {', '.join(f'{n}={want[n]}' for n in wrong)})")
         return True
 
-    return _check("Exercise 1", freeze_up_to, validate=validate,
+    return _check("Exercise 1", freeze_up_to, validate=needs_function("freeze_up_to", validate),
                  hint="set every layer's flag explicitly, in one loop over model.layers: "
                       "frozen up to the cut, trainable after it, and False for every "
                       "keras.layers.BatchNormalization when keep_batchnorm_frozen")
@@ -106,25 +104,6 @@ def exercise_4(answer) -> bool:
     return _check("Exercise 4", answer, expected=BLOCK_10_UP_BN_FROZEN,
                  hint="freeze_blocks(base, freezing.depth_of(base, 'block_9'), "
                       "keep_batchnorm_frozen=True), then layers.param_counts(base)['trainable']")
-
-
-def choice_on_validation(exercise, answer, summary, test_score, label, min_spread, hint) -> bool:
-    """The check of a choice made on validation: ``answer = (option, mean validation accuracy)``
-    read from ``summary`` (``val_mean``, ``val_std`` over seeds; no ``val_std`` from a single
-    seed: ``min_spread`` then) within the spread of the best; only then is ``test_score(option)``
-    called, once. ``label(option)`` names the option in the messages."""
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
-            return "answer with a pair: (your choice, its mean validation accuracy)"
-        table = summary.fillna({"val_std": 0.0})
-        problem = validation_pick_problem(table, pair[0], pair[1], label(pair[0]), min_spread)
-        if problem:
-            return problem
-        print(f"    your choice: {label(pair[0])}; test accuracy, touched once: "
-              f"{float(test_score(pair[0])):.4f} (validation said {table.loc[pair[0], 'val_mean']:.4f})")
-        return True
-
-    return _check(exercise, answer, validate=validate, hint=hint)
 
 
 def exercise_5(answer, summary, test_score) -> bool:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises import check as _check
-from ..exercises import numbered
-from .lesson02 import choice_on_validation
+from ..exercises import choice_on_validation, needs_function, numbered
 
 #: Exercise 4: parameters the fine-tuning trains: MobileNetV2's blocks 6-16 and top with every
 #: BatchNormalization layer frozen (2,137,792), plus the head 1,280-256-10 (330,506)
@@ -46,8 +45,6 @@ def exercise_1(fit_fn, epochs: int = 3, learning_rate: float = 1e-2, seed: int =
 
         from ..features import custom_fit
 
-        if not callable(fn):
-            return "the answer must be your function itself (answer = fixed_fit), not its result"
         ds = _problem(seed=seed)[2].shuffle(240, seed=seed, reshuffle_each_iteration=False).batch(32)
         reference, candidate = _model(seed), _model(seed)
         expected = custom_fit(reference, ds, optimizer=keras.optimizers.Adam(learning_rate),
@@ -64,7 +61,7 @@ def exercise_1(fit_fn, epochs: int = 3, learning_rate: float = 1e-2, seed: int =
                     zip(candidate.get_weights(), reference.get_weights(), strict=True))
         return drift <= 1e-3 or f"the accuracies match but the weights differ by {drift:.3g}"
 
-    return _check("Exercise 1", fit_fn, validate=validate,
+    return _check("Exercise 1", fit_fn, validate=needs_function("fixed_fit", validate),
                   hint="create the optimizer once, before the loops; reset the metric every epoch")
 
 
@@ -73,8 +70,6 @@ def exercise_2(evaluate) -> bool:
     def validate(fn):
         import keras
 
-        if not callable(fn):
-            return "the answer must be your function itself (answer = evaluate), not its result"
         x, y, ds = _problem(70, seed=4)
         model = _model(3, hidden=True)
         logits = model(x, training=False)
@@ -89,7 +84,7 @@ def exercise_2(evaluate) -> bool:
             f"got loss {loss:.4f}, accuracy {acc:.4f}; expected {want_loss:.4f} and {want_acc:.4f}: "
             "inference mode, and every example counted once (weigh each batch by its size)?")
 
-    return _check("Exercise 2", evaluate, validate=validate,
+    return _check("Exercise 2", evaluate, validate=needs_function("evaluate", validate),
                   hint="as the validation step of custom_fit: model(x, training=False), a "
                        "keras.metrics.Mean with sample_weight=batch size, a SparseCategoricalAccuracy")
 

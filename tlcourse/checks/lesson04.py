@@ -5,7 +5,6 @@ refused; ``check(N, answer, clf)`` calls Exercise N's (:func:`tlcourse.exercises
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .. import exercises
 
@@ -35,8 +34,6 @@ def preprocessing(answer, clf) -> bool:
     called on a fresh random batch (new each time) and compared with ``clf.preprocess``."""
 
     def validate(fn):
-        if not callable(fn):
-            return "answer must be your function: answer = my_preprocess"
         rng = np.random.default_rng()
         batch = rng.integers(0, 256, size=(3, clf.input_size, clf.input_size, 3), dtype=np.uint8)
         out = fn(batch.copy())
@@ -51,8 +48,9 @@ def preprocessing(answer, clf) -> bool:
                     f"the network's {wanted.min():.2f}...{wanted.max():.2f}")
         return True
 
-    return exercises.check("Exercise 1", answer, validate=validate,
-                 hint="the table in section 4 gives the rule of each network")
+    return exercises.check("Exercise 1", answer,
+                           validate=exercises.needs_function("my_preprocess", validate),
+                           hint="the table in section 4 gives the rule of each network")
 
 
 def last_layer_at(keras_model, size: int) -> str:
@@ -72,8 +70,6 @@ def cam_at_14(answer, clf) -> bool:
     from .. import vision
 
     def validate(fn):
-        if not callable(fn):
-            return "answer must be your function: answer = cam_at_14"
         photo = _photo(EX2_PHOTO)
         out = fn(clf, photo)
         if out is None:
@@ -88,8 +84,9 @@ def cam_at_14(answer, clf) -> bool:
                     "to peak at 1)")
         return True
 
-    return exercises.check("Exercise 2", answer, validate=validate,
-                 hint="loop over reversed(clf.model.layers) and read layer.output.shape")
+    return exercises.check("Exercise 2", answer,
+                           validate=exercises.needs_function("cam_at_14", validate),
+                           hint="loop over reversed(clf.model.layers) and read layer.output.shape")
 
 
 def no_class(answer) -> bool:
@@ -180,22 +177,14 @@ def selective_scores(clf, split: str) -> dict:
 def threshold(answer, clf) -> bool:
     """Exercise 5: ``answer = (threshold, its validation score)``, the best of
     :data:`THRESHOLDS` on the validation views; only then are the held-out views scored, once."""
+    def held_out(t):
+        held = selective_scores(clf, "held-out")
+        return f"{held[float(t)]:.3f} (always answering, threshold 0: {held[0.0]:.3f})"
 
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or isinstance(pair[0], bool):
-            return "answer with a pair: (threshold, its validation score)"
-        table = pd.DataFrame({"val_mean": selective_scores(clf, "validation"), "val_std": 0.0})
-        t = pair[0]
-        problem = exercises.validation_pick_problem(table, t, pair[1], f"threshold {t!r}", 1e-9)
-        if problem:
-            return problem
-        t, held = float(t), selective_scores(clf, "held-out")
-        print(f"    your choice: threshold {t:g}, validation {table.loc[t, 'val_mean']:.3f}; "
-              f"held-out views, touched once: {held[t]:.3f} (always answering, threshold 0: {held[0.0]:.3f})")
-        return True
-
-    return exercises.check("Exercise 5", answer, validate=validate,
-                           hint="for t in THRESHOLDS: np.mean(np.where(p >= t, right, ~right))")
+    return exercises.choice_on_validation(
+        "Exercise 5", answer, lambda: selective_scores(clf, "validation"), held_out,
+        "threshold {!r}".format, 1e-9, touched="held-out views",
+        hint="for t in THRESHOLDS: np.mean(np.where(p >= t, right, ~right))")
 
 
 check = exercises.numbered("04", preprocessing, cam_at_14, no_class, runner_up, threshold)

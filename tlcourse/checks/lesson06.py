@@ -9,18 +9,10 @@ import functools
 import numpy as np
 
 from ..exercises import check as _check
-from ..exercises import numbered
+from ..exercises import needs_function, numbered
 
 #: the strengths of Exercise 3's sweep
 SWEEP = (0.1, 0.3, 1.0)
-
-
-def _function(name, validate):
-    def checked(fn):
-        if not callable(fn):
-            return f"give the function itself ({name}, no parentheses), got {type(fn).__name__}"
-        return validate(fn)
-    return checked
 
 
 def exercise_1(mean_distance) -> bool:
@@ -43,7 +35,7 @@ def exercise_1(mean_distance) -> bool:
                             f"you gave {got:.5f}, expected {want:.5f}")
         return True
 
-    return _check("Exercise 1", mean_distance, validate=_function("mean_distance", validate),
+    return _check("Exercise 1", mean_distance, validate=needs_function("mean_distance", validate),
                   hint="mean over axis 0 of each batch (one row of d values), then the sum of "
                        "the squared differences; tf.reduce_mean / tf.reduce_sum accept arrays too")
 
@@ -107,7 +99,7 @@ def exercise_2(dann_step_by_hand) -> bool:
         return True
 
     return _check("Exercise 2", dann_step_by_hand,
-                  validate=_function("dann_step_by_hand", validate),
+                  validate=needs_function("dann_step_by_hand", validate),
                   hint="one persistent GradientTape; tape.gradient(label_loss, main_vars) and "
                        "tape.gradient(domain_loss, main_vars), combined weight by weight as "
                        "g - strength * h (None, for the label head, counts as zero); "
@@ -141,7 +133,7 @@ def exercise_3(choose_strength, table, test_score) -> bool:
               f"target test accuracy, touched once: {float(test_score(chosen)):.3f}")
         return True
 
-    return _check("Exercise 3", choose_strength, validate=_function("choose_strength", validate),
+    return _check("Exercise 3", choose_strength, validate=needs_function("choose_strength", validate),
                   hint="for example: the largest strength whose held-out source accuracy is "
                        "within a point or two of the best one")
 
