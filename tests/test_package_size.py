@@ -8,8 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # lower them when the package shrinks, never raise them quietly
-BUDGET = 4446  # hand-written lines (4,370 now; 4,359 + 2% when set); lower it when the package shrinks, never raise it quietly
-CODE_BUDGET = 3098  # hand-written code lines (3,048 now; 3,037 + 2% when set)
+BUDGET = 4424  # hand-written lines (4,337 now, + 2%); lower it when the package shrinks, never raise it quietly
+CODE_BUDGET = 3087  # hand-written code lines (3,026 now, + 2%)
 
 
 def _count_lines():

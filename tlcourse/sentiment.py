@@ -1,5 +1,4 @@
-"""Lesson 05's infrastructure: the safe-mode save, cached embeddings and
-keras-hub's ready-made classifier.
+"""Lesson 05's infrastructure: cached embeddings and keras-hub's ready-made classifier.
 
 The lesson's own code (the length-bucketed pipeline, the baselines, the classifier with its
 mean-pooling head and the fine-tuning recipe) is written in its cells; the cells marked
@@ -25,38 +24,6 @@ from . import text
 
 #: label names of the Rotten Tomatoes snippets (index = label)
 LABELS = ("rotten", "fresh")
-
-
-# --------------------------------------------------------------------------- saving
-def save_classifier(model, preprocessor, path):
-    """Save ``model`` with ``preprocessor`` attached as one ``.keras`` file (configuration,
-    weights and the tokenizer's vocabulary; no pickled Python, no optimizer state). Returns
-    the path; ``model`` itself is left as it was."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"save to a file ending in .keras, got {path.name!r}")
-    if not hasattr(model, "preprocessor"):
-        raise ValueError("model must be a classifier from build_classifier()")
-    if not hasattr(preprocessor, "tokenizer"):
-        raise ValueError("preprocessor must be the keras-hub preprocessor the model was trained "
-                         "with, e.g. encoder.preprocessor(48)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    previous, optimizer = model.preprocessor, getattr(model, "optimizer", None)
-    model.preprocessor, model.optimizer = preprocessor, None
-    try:
-        model.save(path)
-    finally:
-        model.preprocessor, model.optimizer = previous, optimizer
-    return path
-
-
-def load_classifier(path):
-    """Load a classifier saved by :func:`save_classifier` in Keras' safe mode; it comes back
-    with its preprocessor, so it takes raw strings."""
-    path = Path(path)
-    if path.suffix != ".keras" or not path.is_file():
-        raise ValueError(f"{path} is not a saved .keras file: save one with save_classifier()")
-    return keras.models.load_model(path, safe_mode=True, compile=False)
 
 
 # --------------------------------------------------------------------------- frozen features
@@ -303,6 +270,29 @@ def finetune(model, features, labels, epochs=EPOCHS, peak_lr=PEAK_LR, seed=0, ea
     return np.array(losses)
 
 
+# Defined in notebooks/05_bert_sentiment.ipynb, section "6. Fine-tuning the whole encoder"
+def save_classifier(model, preprocessor, path):
+    """Save ``model`` with ``preprocessor`` attached as one ``.keras`` file (configuration,
+    weights and the tokenizer's vocabulary; no pickled Python, no optimizer state). Returns
+    the path; ``model`` itself is left as it was."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"save to a file ending in .keras, got {path.name!r}")
+    if not hasattr(model, "preprocessor"):
+        raise ValueError("model must be a classifier from build_classifier()")
+    if not hasattr(preprocessor, "tokenizer"):
+        raise ValueError("preprocessor must be the keras-hub preprocessor the model was trained "
+                         "with, e.g. encoder.preprocessor(48)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous, optimizer = model.preprocessor, getattr(model, "optimizer", None)
+    model.preprocessor, model.optimizer = preprocessor, None
+    try:
+        model.save(path)
+    finally:
+        model.preprocessor, model.optimizer = previous, optimizer
+    return path
+
+
 # Defined in notebooks/05_bert_sentiment.ipynb, section "Save, reload in safe mode, and use"
 def classify(model, sentences, preprocessor=None):
     """A table of each sentence, its verdict (rotten or fresh) and P(fresh). model outputs
@@ -344,3 +334,13 @@ def sentence_box(model, preprocessor=None, placeholder="Type a sentence about a 
     ui = widgets.VBox([widgets.HBox([box, button]), out])
     ui.text, ui.button, ui.output = box, button, out  # handles for tests and exercises
     return ui
+
+
+# Defined in notebooks/05_bert_sentiment.ipynb, section "Save, reload in safe mode, and use"
+def load_classifier(path):
+    """Load a classifier saved by :func:`save_classifier` in Keras' safe mode; it comes back
+    with its preprocessor, so it takes raw strings."""
+    path = Path(path)
+    if path.suffix != ".keras" or not path.is_file():
+        raise ValueError(f"{path} is not a saved .keras file: save one with save_classifier()")
+    return keras.models.load_model(path, safe_mode=True, compile=False)
