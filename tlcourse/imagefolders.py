@@ -46,8 +46,7 @@ def elpv_folders(test_share: float = 0.25, seed: int = 0, share: float = 1.0) ->
     for name, value, low, high in (("test_share", test_share, 0.05, 0.5), ("share", share, 0.1, 1)):
         if not isinstance(value, float) or not low <= value <= high:
             raise ValueError(f"{name} must be a float between {low} and {high}, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    config.integer("seed", seed, 0)
     cache = config.cache_dir()
     root = cache / (f"elpv-{ELPV_VERSION}-test{round(test_share * 100)}-seed{seed}"
                     + (f"-share{round(share * 100)}" if share < 1 else ""))

@@ -33,8 +33,7 @@ def cached_embeddings(encoder, texts, sequence_length: int = 64) -> np.ndarray:
     from . import assets, config
 
     texts = text.as_texts(texts)
-    if isinstance(sequence_length, bool) or not isinstance(sequence_length, int) or sequence_length < 4:
-        raise ValueError(f"sequence_length must be an integer >= 4, got {sequence_length!r}")
+    config.integer("sequence_length", sequence_length, 4)
     if not hasattr(encoder, "embed"):
         raise ValueError("encoder must be a tlcourse TextEncoder: text.load_text_encoder(...)")
     key = hashlib.sha256(f"{encoder.name}|{encoder.preset}|{encoder.source}|{sequence_length}".encode())
