@@ -8,8 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # lower them when the package shrinks, never raise them quietly
-BUDGET = 4424  # hand-written lines (4,337 now, + 2%); lower it when the package shrinks, never raise it quietly
-CODE_BUDGET = 3087  # hand-written code lines (3,026 now, + 2%)
+BUDGET = 4398  # hand-written lines (4,312 now, + 2%); lower it when the package shrinks, never raise it quietly
+CODE_BUDGET = 3000  # hand-written code lines (3,000 now): the course's stated ceiling
 
 
 def _count_lines():

@@ -8,18 +8,9 @@ import math
 
 
 def _equal(answer, expected, tol) -> bool:
-    if type(expected).__module__ == "numpy" or type(answer).__module__ == "numpy":
-        import numpy as np
-
-        try:
-            a, e = np.asarray(answer), np.asarray(expected)
-            if a.shape != e.shape:
-                return False
-            if np.issubdtype(a.dtype, np.number) and np.issubdtype(e.dtype, np.number):
-                return bool(np.allclose(a, e, rtol=0.0, atol=tol, equal_nan=False))
-            return bool(np.array_equal(a, e))
-        except (TypeError, ValueError):
-            return False
+    # NumPy arrays and scalars compare as their Python lists and numbers (shape by shape)
+    answer, expected = (v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v
+                        for v in (answer, expected))
     if isinstance(expected, str):
         return isinstance(answer, str) and answer.strip().lower() == expected.strip().lower()
     if isinstance(expected, bool) or isinstance(answer, bool):

@@ -56,8 +56,9 @@ class TextEncoder:
         """A ``BertTextClassifierPreprocessor`` (adds [CLS]/[SEP], pads, masks)."""
         import keras_hub
 
-        if not isinstance(sequence_length, int) or sequence_length < 4:
-            raise ValueError(f"sequence_length must be an integer >= 4, got {sequence_length!r}")
+        from . import config
+
+        sequence_length = config.integer("sequence_length", sequence_length, 4)
         longest = getattr(self.backbone, "max_sequence_length", None)
         if longest and sequence_length > longest:
             raise ValueError(f"sequence_length={sequence_length} is longer than {self.name}'s "

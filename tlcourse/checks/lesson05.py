@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises import check as _check
-from ..exercises import numbered
+from ..exercises import choice_on_validation, numbered
 
 
 def exercise_1(masked_mean) -> bool:
@@ -111,30 +111,19 @@ def exercise_4(answer, sweep, test_score) -> bool:
     """Exercise 4: ``answer = (peak learning rate, its validation accuracy)`` read from
     ``sweep`` (rate -> validation accuracy, at least 3 rates): the accuracy must be the
     sweep's and within half a point of the best. Only then ``test_score(rate)`` is called."""
-    def validate(pair):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            return "answer with a pair: (peak learning rate, its validation accuracy)"
+    def table():
         if not isinstance(sweep, dict) or len(sweep) < 3:
-            return "run the sweep first: sweep must map at least 3 peak learning rates to accuracies"
-        rates, accs = list(sweep), np.array([float(v) for v in sweep.values()])
-        if not np.all((accs >= 0) & (accs <= 1)):
-            return "sweep's values must be validation accuracies between 0 and 1 (not percentages)"
-        rate, accuracy = float(pair[0]), float(pair[1])
-        match = [r for r in rates if np.isclose(float(r), rate, rtol=1e-6)]
-        if not match:
-            return f"{rate:g} was not tried; choose one of {', '.join(f'{float(r):g}' for r in rates)}"
-        mean = float(sweep[match[0]])
-        if abs(accuracy - mean) > 5e-4:
-            return f"the validation accuracy at {rate:g} is not {accuracy}: read it from the sweep"
-        if mean < accs.max() - 0.005:
-            return f"{rate:g} is not the best on validation: choose the rate that scores highest"
-        score = float(test_score(match[0]))
-        print(f"    your choice: peak learning rate {rate:g}; test accuracy, touched once: "
-              f"{score:.3f} (validation said {mean:.3f})")
-        return True
+            raise ValueError("run the sweep first: sweep must map at least 3 peak learning rates "
+                             "to accuracies")
+        if not all(0 <= float(v) <= 1 for v in sweep.values()):
+            raise ValueError("sweep's values must be validation accuracies between 0 and 1 (not "
+                             "percentages)")
+        return sweep
 
-    return _check("Exercise 4", answer, validate=validate,
-                  hint="pick from the validation accuracies of your sweep, never the test set")
+    return choice_on_validation("Exercise 4", answer, table, test_score, min_spread=0.005,
+                                label=lambda rate: f"peak learning rate {rate}",
+                                hint="pick from the validation accuracies of your sweep, never "
+                                     "the test set")
 
 
 check = numbered("05", exercise_1, exercise_2, exercise_3, exercise_4)

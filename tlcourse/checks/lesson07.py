@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from ..exercises import check
+from ..exercises import check, needs_function
 
 
 def _rates(y, p, t) -> tuple[float, float]:
@@ -41,8 +41,6 @@ def check_unfreeze_from(fn) -> bool:
     """Exercise 1: ``fn(base, layer_name)`` trains the layers from ``layer_name`` on, but no
     BatchNormalization, and freezes those below; run on a MobileNetV2 with three cuts."""
     def validate(fn):
-        if not callable(fn):
-            return "answer must be your function: answer = unfreeze_from"
         import keras
 
         if not _BASE:  # random weights: only the flags are checked
@@ -62,7 +60,7 @@ def check_unfreeze_from(fn) -> bool:
                         f"trainable={wrong[0].trainable}")
         return True
 
-    return check("Exercise 1", fn, validate=validate,
+    return check("Exercise 1", fn, validate=needs_function("unfreeze_from", validate),
                  hint="enumerate(base.layers), compare each index with the cut's index; "
                       "BatchNormalization stays frozen")
 
@@ -71,8 +69,6 @@ def check_threshold_function(fn) -> bool:
     """Exercise 2: ``fn(y_true, p, target)``, the threshold of highest recall whose precision is
     at least ``target``; run on made-up scores at three targets."""
     def validate(fn):
-        if not callable(fn):
-            return "answer must be your function: answer = threshold_for_precision"
         rng = np.random.default_rng(7)
         y = (rng.random(400) < 0.35).astype(int)
         p = np.clip(0.3 * y + rng.normal(0.35, 0.18, 400), 0, 1)
@@ -80,7 +76,7 @@ def check_threshold_function(fn) -> bool:
                     for t in (0.6, 0.8, 0.9)]
         return next((problem for problem in problems if problem is not True), True)
 
-    return check("Exercise 2", fn, validate=validate,
+    return check("Exercise 2", fn, validate=needs_function("threshold_for_precision", validate),
                  hint="sklearn.metrics.precision_recall_curve gives precision and recall at "
                       "every threshold")
 
