@@ -44,13 +44,18 @@ notebooks: install
 
 test: lint unit notebooks
 
-# Full mode, what learners run (offline here): the lessons named in FULL and their solutions.
-# The lessons whose full-mode claims have been rerun with margin; the others join as they are.
-FULL ?= 00_start_here 01_transfer_learning_concepts 02_freezing_layers 03_mobilenetv2_mnist 04_resnet50_imagenet \
-        05_bert_sentiment 06_domain_adaptation 07_your_own_images
+# Full mode, what learners run (offline here): every lesson and its solutions, longest first.
+# FULL_JOBS notebooks at a time (pytest-xdist, as `notebooks`): a full-mode lesson keeps about
+# one of two cores busy (graph tracing, scikit-learn and Python run on one), so two side by side
+# finish sooner; each cell's time is then a shared-machine figure. The idle-machine times per
+# lesson come from `make benchmark`. FULL_JOBS=1 runs them one after another.
+FULL ?= 05_bert_sentiment 06_domain_adaptation 03_mobilenetv2_mnist 07_your_own_images \
+        02_freezing_layers 01_transfer_learning_concepts 04_resnet50_imagenet 00_start_here
+FULL_JOBS ?= 2
 FULL_ENV := $(filter-out TLCOURSE_QUICK=1,$(TEST_ENV))
 notebooks-full: install
 	$(FULL_ENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env --durations=0 \
+	  $(if $(filter-out 1,$(FULL_JOBS)),-n $(FULL_JOBS) --dist loadfile) \
 	  $(foreach n,$(FULL),notebooks/$(n).ipynb $(wildcard notebooks/solutions/$(n).ipynb))
 
 benchmark: install
