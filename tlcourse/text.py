@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import assets
+from . import assets, config
 
 
 def as_texts(texts, name="texts") -> list:
@@ -55,8 +55,6 @@ class TextEncoder:
     def preprocessor(self, sequence_length: int = 128):
         """A ``BertTextClassifierPreprocessor`` (adds [CLS]/[SEP], pads, masks)."""
         import keras_hub
-
-        from . import config
 
         sequence_length = config.integer("sequence_length", sequence_length, 4)
         longest = getattr(self.backbone, "max_sequence_length", None)
@@ -117,8 +115,6 @@ def _use_course_cache() -> None:
     """Downloads of kagglehub / huggingface_hub go to the course cache unless set already."""
     import os
 
-    from . import config
-
     os.environ.setdefault("KAGGLEHUB_CACHE", str(config.cache_dir() / "kagglehub"))
     os.environ.setdefault("HF_HUB_CACHE", str(config.cache_dir() / "huggingface"))
 
@@ -146,8 +142,6 @@ def bert_layout(folder) -> str:
     import struct
     import tempfile
     from pathlib import Path
-
-    from . import config
 
     folder = Path(folder)
     weights = folder / "model.safetensors"
