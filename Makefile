@@ -52,9 +52,14 @@ test: lint unit notebooks
 FULL ?= 05_bert_sentiment 06_domain_adaptation 03_mobilenetv2_mnist 07_your_own_images \
         02_freezing_layers 01_transfer_learning_concepts 04_resnet50_imagenet 00_start_here
 FULL_JOBS ?= 2
+# Each notebook runs under Binder's memory: a cgroup limit of MEMORY_LIMIT for its kernel and the
+# test process (tools/memory_limit.py; where cgroups cannot be created it says so and runs
+# without one). A kernel over the limit is killed and its notebook fails. MEMORY_LIMIT= turns it off.
+MEMORY_LIMIT ?= 1.8G
 FULL_ENV := $(filter-out TLCOURSE_QUICK=1,$(TEST_ENV))
 notebooks-full: install
 	$(FULL_ENV) $(PY) -m pytest -q --nbval-lax --nbval-current-env --durations=0 \
+	  $(if $(MEMORY_LIMIT),-p tools.memory_limit --memory-limit $(MEMORY_LIMIT)) \
 	  $(if $(filter-out 1,$(FULL_JOBS)),-n $(FULL_JOBS) --dist loadfile) \
 	  $(foreach n,$(FULL),notebooks/$(n).ipynb $(wildcard notebooks/solutions/$(n).ipynb))
 
