@@ -78,7 +78,11 @@ class Limiter:
         folder = self.home / f"tlcourse-{os.getpid()}-{self.count}"
         folder.mkdir()
         name = "memory.limit_in_bytes" if self.version == "v1" else "memory.max"
-        (folder / name).write_text(str(self.limit))
+        try:
+            (folder / name).write_text(str(self.limit))
+        except OSError:
+            folder.rmdir()  # nothing left behind where the limit cannot be set
+            raise
         if self.version == "v1" and (folder / "memory.memsw.limit_in_bytes").exists():
             try:  # no swapping round the limit either (where swap accounting is on)
                 (folder / "memory.memsw.limit_in_bytes").write_text(str(self.limit))
@@ -210,6 +214,8 @@ def pytest_runtest_teardown(item, nextitem):
 def pytest_sessionfinish(session):
     config = session.config
     limiter = getattr(config, "_tlcourse_limiter", None)
+    if limiter is not None and limiter.current is not None:  # stopped inside a notebook (Ctrl-C, -x)
+        limiter.leave("(interrupted notebook)", None)
     if hasattr(config, "workerinput") and hasattr(config, "_tlcourse_rows"):  # back to the controller
         config.workeroutput["tlcourse_memory"] = {
             "rows": limiter.rows if limiter else [], "version": limiter.version if limiter else None,
