@@ -9,11 +9,13 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tools import memory_limit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_sizes_parse_and_bad_sizes_name_the_fix():
