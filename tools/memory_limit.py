@@ -187,16 +187,10 @@ def pytest_configure(config):
         config._tlcourse_limit_note = message
 
 
-def _first_of_file(item) -> bool:
-    items = item.session.items
-    index = items.index(item) if item in items else -1
-    return index <= 0 or items[index - 1].parent is not item.parent
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
     limiter = getattr(item.config, "_tlcourse_limiter", None)
-    if limiter is not None and limiter.current is None and _first_of_file(item):
+    if limiter is not None and limiter.current is None:  # a notebook's first cell (the last left)
         limiter.enter()  # before nbval starts this notebook's kernel
     yield
 
