@@ -101,3 +101,42 @@ def test_time_notebooks_writes_time_memory_load_and_command(tmp_path, monkeypatc
     assert wall > 0 and cpu >= 0
     assert float(memory.split()[0]) >= 0.2 and memory.endswith("(cell 0)")
     assert all(float(v) >= 0 for v in load.split("-"))
+
+
+def test_lesson07_benchmarks_find_each_lesson_cell_they_run_exactly_once():
+    # the scripts run the lesson's own cells, found by a line they contain: a renamed cell must
+    # break them here, not halfway through a half-hour run
+    import levers_lesson07
+    import stage2_lesson07
+
+    cells = [c.source for c in nbformat.read(levers_lesson07.NOTEBOOK, as_version=4).cells
+             if c.cell_type == "code"]
+    for marker in {*levers_lesson07.CELLS, *stage2_lesson07.CELLS, stage2_lesson07.SETTINGS_LINE}:
+        assert sum(marker in c for c in cells) == 1, marker
+    assert sum("SEED = 0" in c for c in cells) == 1
+
+
+def test_stage2_summary_applies_the_lessons_rule_and_scores_the_ensemble():
+    import stage2_lesson07
+
+    y_val, y_test = [0, 0, 1, 1], [0, 1, 1, 0]
+    # setting A: the better last-epoch validation accuracy, and its 8 views do not lower it
+    a = {"variant": "A", "last val": 0.75, "val 1": [0.1, 0.6, 0.9, 0.8], "val 8": [0.1, 0.2, 0.9, 0.8],
+         "test 1": [0.1, 0.9, 0.9, 0.1], "test 8": [0.1, 0.2, 0.9, 0.1]}
+    b = {"variant": "B", "last val": 0.5, "val 1": [0.9, 0.2, 0.9, 0.9], "val 8": [0.9, 0.2, 0.9, 0.9],
+         "test 1": [0.2, 0.8, 0.8, 0.2], "test 8": [0.2, 0.8, 0.8, 0.2]}
+    out = stage2_lesson07.summarise({"seed": 0, "rows": [a, b], "y_val": y_val, "y_test": y_test,
+                                     "seconds": 1.0, "load": 0.5})
+    assert out["lesson"] == ("A", 1.0, 0.75, "8")  # val 8 views 4/4 >= 1 view 3/4: the 8 views
+    assert out["variants"]["ensemble"]["test 1"] == 1.0  # the mean of A and B's probabilities
+    assert out["with ensemble"][0] == "A"  # the ensemble is lower on validation (3 of 4)
+
+
+def test_layers_benchmark_names_layers_of_mobilenetv2():
+    import keras
+    import layers_lesson07
+
+    names = {layer.name for layer in keras.applications.MobileNetV2(
+        weights=None, include_top=False, input_shape=(64, 64, 3)).layers}
+    assert set(layers_lesson07.LAYERS) <= names
+    assert layers_lesson07.LAYERS[-1] == "out_relu"  # the lesson's own features come last
