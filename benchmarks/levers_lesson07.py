@@ -36,14 +36,17 @@ CELLS = ["settings = tlcourse.setup(seed=SEED)", "def check_folder(", "root = im
          "EPOCHS_HEAD = ", "def fine_tune(", "def scratch_cnn():"]
 
 
-def lesson_namespace() -> dict:
+def lesson_namespace(markers=CELLS, seed: int = 0) -> dict:
+    """Run the lesson's code cells named by ``markers`` (a line each contains), in that order, in
+    one namespace, with ``SEED = seed`` in the first cell; return the namespace."""
     cells = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
     ns: dict = {"__name__": "lesson07"}
-    for marker in CELLS:
+    for marker in markers:
         found = [c for c in cells if marker in c]
         if len(found) != 1:
             raise SystemExit(f"{NOTEBOOK.name}: expected one code cell with {marker!r}")
-        exec(compile(found[0], f"<lesson cell: {marker}>", "exec"), ns)  # noqa: S102 (our own notebook)
+        source = found[0].replace("SEED = 0", f"SEED = {int(seed)}", 1)
+        exec(compile(source, f"<lesson cell: {marker}>", "exec"), ns)  # noqa: S102 (our own notebook)
     return ns
 
 

@@ -32,26 +32,21 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from levers_lesson07 import CELLS as LEVER_CELLS  # noqa: E402
+from levers_lesson07 import NOTEBOOK, lesson_namespace  # noqa: E402
 from results import stamp, write_section  # noqa: E402
 
-NOTEBOOK = HERE.parent / "notebooks" / "07_your_own_images.ipynb"
-CELLS = ["settings = tlcourse.setup(seed=SEED)", "def check_folder(", "root = imagefolders.elpv_folders(",
-         "def arrays(files)", "show = np.r_[", "class RandomTranspose(", "net = models.load_imagenet(",
-         "EPOCHS_HEAD = ", "def unfreeze_top(", "def fine_tune("]
+#: the lever script's cells, and the one that defines ``unfreeze_top`` before ``fine_tune``
+CELLS = [*LEVER_CELLS[:-2], "def unfreeze_top(", "def fine_tune("]
 SETTINGS_LINE = "SETTINGS = tlcourse.pick("
 
 
 def one_seed(seed: int, out: Path) -> None:
     import nbformat
 
-    cells = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
-    ns: dict = {"__name__": "lesson07"}
     start = time.perf_counter()
-    for marker in CELLS:
-        found = [c for c in cells if marker in c]
-        if len(found) != 1:
-            raise SystemExit(f"{NOTEBOOK.name}: expected one code cell with {marker!r}")
-        exec(compile(found[0].replace("SEED = 0", f"SEED = {seed}", 1), marker, "exec"), ns)  # noqa: S102
+    ns = lesson_namespace(CELLS, seed)
+    cells = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
     (choose,) = [c for c in cells if SETTINGS_LINE in c]
     for line in choose.splitlines():  # the lesson's full-mode settings and epochs, as it sets them
         if line.startswith(("EPOCHS_FT", "SETTINGS", "HEAD_LR")):
