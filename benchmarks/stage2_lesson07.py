@@ -14,8 +14,8 @@ Recorded per setting: the validation and test accuracy from one view and from th
   same stage-1 weights).
 
 "lesson's rule" is what the lesson does: the setting with the best validation accuracy, then the
-8 views if they do not lower it. Writes the ``lesson07_stage2`` section of benchmarks/RESULTS.md
-and prints one JSON line.
+8 views if they do not lower it. Writes the ``lesson07_stage2`` section of benchmarks/RESULTS.md,
+prints a JSON line per seed and, last, all of them.
 """
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def summarise(d: dict) -> dict:
     lesson = (best, *views_rule(best))
     with_ensemble = max([lesson, ("ensemble", *views_rule("ensemble"))], key=lambda t: t[1])
     return {"seed": d["seed"], "variants": out, "lesson": lesson, "with ensemble": with_ensemble,
-            "seconds": d["seconds"], "load": d["load"]}
+            "seconds": d["seconds"], "load": d["load"], "cells": (len(y_val), len(y_test))}
 
 
 def main(argv=None) -> int:
@@ -125,7 +125,8 @@ def main(argv=None) -> int:
              f"Command: `python benchmarks/stage2_lesson07.py --seeds {' '.join(map(str, args.seeds))}`"
              f"; one fresh process per seed, {time.perf_counter() - start:.0f} s in all, load "
              f"average at the ends of the seeds {loads} "
-             "(2 cores). Accuracy in percent: validation (333 cells) / test (556 cells).", "",
+             f"(2 cores). Accuracy in percent: validation ({runs[0]['cells'][0]} cells) / test "
+             f"({runs[0]['cells'][1]} cells).", "",
              "| seed | " + " | ".join(f"{n}: 1 view | {n}: 8 views" for n in names)
              + " | lesson's rule: test (choice) | with the ensemble as a candidate: test (choice) |",
              "|---:|" + "---|" * (2 * len(names) + 2)]

@@ -130,6 +130,7 @@ def test_stage2_summary_applies_the_lessons_rule_and_scores_the_ensemble():
     assert out["lesson"] == ("A", 1.0, 0.75, "8")  # val 8 views 4/4 >= 1 view 3/4: the 8 views
     assert out["variants"]["ensemble"]["test 1"] == 1.0  # the mean of A and B's probabilities
     assert out["with ensemble"][0] == "A"  # the ensemble is lower on validation (3 of 4)
+    assert out["cells"] == (4, 4)
 
 
 def test_layers_benchmark_names_layers_of_mobilenetv2():
