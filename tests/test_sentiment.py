@@ -259,6 +259,31 @@ def test_fit_best_logreg_on_texts_and_features():
         S.fit_best_logreg(x, yy, x, yy, cs=(0.0,))
 
 
+def test_fit_best_logreg_tfidf_matches_a_pipeline_fitted_per_c():
+    # the vocabulary is fitted once for all values of C: the same choice and the same model as
+    # fitting TF-IDF and the regression together for each C
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(1)
+    words = ["good", "bad", "film", "plot", "dull", "fine", "great", "awful", "long", "fun"]
+    texts = [" ".join(rng.choice(words, 6)) for _ in range(120)]
+    y = np.array([int(t.count("good") + t.count("great") + t.count("fun")
+                      > t.count("bad") + t.count("awful") + t.count("dull")) for t in texts])
+    cs = (0.1, 1.0, 10.0)
+    pipe, c, acc = S.fit_best_logreg(texts[:80], y[:80], texts[80:], y[80:], cs=cs, tfidf=True)
+    reference = {}
+    for value in cs:
+        ref = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                            LogisticRegression(C=value, max_iter=3000)).fit(texts[:80], y[:80])
+        reference[value] = (float(np.mean(ref.predict(texts[80:]) == y[80:])), ref)
+    best = max(cs, key=lambda v: reference[v][0])  # the first of equals, as fit_best_logreg
+    assert (c, acc) == (best, reference[best][0])
+    np.testing.assert_allclose(pipe.predict_proba(texts), reference[best][1].predict_proba(texts))
+    assert len(pipe) == 2 and pipe[0].vocabulary_ == reference[best][1][0].vocabulary_
+
+
 def test_embed_traces_its_pooling_once_per_encoder(preset):
     from tlcourse import text
 

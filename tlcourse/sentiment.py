@@ -156,14 +156,17 @@ def fit_best_logreg(x_train, y_train, x_val, y_val, cs=(0.25, 1.0, 4.0, 16.0), t
     if len(x_train) != len(y_train) or len(x_val) != len(y_val):
         raise ValueError("give one label per example: len(x_train) == len(y_train) and "
                          "len(x_val) == len(y_val)")
+    steps = []
+    if tfidf:  # the vocabulary and its weights depend on the texts, not on C: fitted once
+        steps = [TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(x_train)]
+        x_train, x_val = steps[0].transform(x_train), steps[0].transform(x_val)
     best = None
     for c in cs:
-        steps = [TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)] if tfidf else []
-        pipe = make_pipeline(*steps, LogisticRegression(C=c, max_iter=3000)).fit(x_train, y_train)
-        accuracy = float(np.mean(pipe.predict(x_val) == np.asarray(y_val)))
+        probe = LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train)
+        accuracy = float(np.mean(probe.predict(x_val) == np.asarray(y_val)))
         if best is None or accuracy > best[2]:
-            best = (pipe, c, accuracy)
-    return best
+            best = (probe, c, accuracy)
+    return make_pipeline(*steps, best[0]), best[1], best[2]
 
 
 # Defined in notebooks/05_bert_sentiment.ipynb, section "6. Fine-tuning the whole encoder"
